@@ -1,0 +1,91 @@
+"""Support-desk functions, invoked from the AWS console with typed events (IAM decides who may).
+
+Each returns `{ok: true, ...}` or `{ok: false, code, detail}`; every call, refused or not, is audited
+with its ticket reference (by the account service). The event holds a personnummer: it is never
+logged (no `log_event`), and only the outcome code is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chalice.app import Blueprint
+
+from chalicelib.accounts import service as accounts
+from chalicelib.accounts.models import Account
+from chalicelib.core.clock import system_clock
+from chalicelib.core.errors import Problem
+from chalicelib.core.http import validate
+from chalicelib.core.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from chalicelib.admin import models
+
+bp = Blueprint(__name__)
+E = TypeVar("E", bound="models.AdminEvent")
+
+
+def _run(name: str, model_name: str, event: Any, action: Callable[[E, accounts.SupportRequest], Account]) -> dict[str, Any]:
+    from chalicelib.admin import models  # lazily: the API function shares this module and needs no admin models
+
+    model: type[E] = getattr(models, model_name)
+    try:
+        parsed = validate(model, event if isinstance(event, dict) else {})
+        request = accounts.SupportRequest(ticket_ref=parsed.ticket_ref, region=parsed.region, actor=parsed.actor)
+        account = action(parsed, request)
+    except Problem as problem:
+        logger.info("admin action refused", extra={"function": name, "code": problem.code})
+        metrics.add_metric(name="AdminActionRefused", unit="Count", value=1)
+        metrics.flush_metrics()
+        result: dict[str, Any] = {"ok": False, "code": problem.code, "detail": problem.detail}
+        if "errors" in problem.extra:
+            result["errors"] = problem.extra["errors"]
+        return result
+    logger.info("admin action done", extra={"function": name})
+    metrics.add_metric(name="AdminAction", unit="Count", value=1)
+    metrics.flush_metrics()
+    return {
+        "ok": True,
+        "citizenId": account.citizen_id,
+        "locked": account.locked,
+        "lock": account.lock.to_record() if account.lock else None,
+        "recordSealed": account.record_sealed,
+    }
+
+
+@bp.lambda_function(name="admin_lock_account")
+def admin_lock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def act(e: models.LockAccountEvent, request: accounts.SupportRequest) -> Account:
+        return accounts.lock(e.personnummer, requested_by=e.requested_by, requester=e.requester,
+                             form_ref=e.form_ref, request=request, clock=system_clock)
+
+    return _run("admin_lock_account", "LockAccountEvent", event, act)
+
+
+@bp.lambda_function(name="admin_unlock_account")
+def admin_unlock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def act(e: models.UnlockAccountEvent, request: accounts.SupportRequest) -> Account:
+        return accounts.unlock(e.personnummer, requested_by=e.requested_by, form_ref=e.form_ref,
+                               request=request, clock=system_clock)
+
+    return _run("admin_unlock_account", "UnlockAccountEvent", event, act)
+
+
+@bp.lambda_function(name="admin_record_unlock_decision")
+def admin_record_unlock_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def act(e: models.UnlockDecisionEvent, request: accounts.SupportRequest) -> Account:
+        return accounts.record_unlock_decision(e.personnummer, approved=e.decision == "yes",
+                                               head_of_unit=e.head_of_unit, decision_ref=e.decision_ref,
+                                               request=request, clock=system_clock)
+
+    return _run("admin_record_unlock_decision", "UnlockDecisionEvent", event, act)
+
+
+@bp.lambda_function(name="admin_seal_record")
+def admin_seal_record(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def act(e: models.SealRecordEvent, request: accounts.SupportRequest) -> Account:
+        return accounts.seal_record(e.personnummer, sealed=e.sealed, form_ref=e.form_ref, request=request,
+                                    clock=system_clock)
+
+    return _run("admin_seal_record", "SealRecordEvent", event, act)

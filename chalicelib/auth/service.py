@@ -1,0 +1,191 @@
+"""Citizen login with BankID (RP v6) and the backend's own sessions.
+
+start → (qr)* → collect until complete → a session: an opaque random token, stored hashed with a TTL
+and checked together with the account on every request, so logout, lock (R-04) and inactivation end
+it at once. The completing collect costs three DynamoDB requests (person lookup, account, one
+transaction that touches the account, stores the session and consumes the order).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from chalicelib.accounts import service as accounts
+from chalicelib.accounts.models import Account
+from chalicelib.accounts.repository import account_from_item
+from chalicelib.auth import repository
+from chalicelib.core import dynamo
+from chalicelib.core.clock import Clock, epoch_seconds, iso
+from chalicelib.core.config import settings
+from chalicelib.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
+from chalicelib.core.ids import new_token, token_digest
+from chalicelib.core.observability import logger, metrics
+from chalicelib.population.port import PopulationRegister
+
+
+class BankID(Protocol):
+    """The part of pybankid's client this service uses (a fake stands in for unit tests)."""
+
+    def authenticate(self, end_user_ip: str, requirement: dict[str, Any] | None = None) -> Any: ...
+    def collect(self, order_ref: str) -> Any: ...
+    def cancel(self, order_ref: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class StartedOrder:
+    order_ref: str
+    auto_start_token: str
+    qr_start_token: str
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class CollectOutcome:
+    status: str  # pending | failed | complete
+    hint_code: str | None = None
+    session: Session | None = None
+    citizen_id: str | None = None
+    first_login: bool = False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated citizen."""
+
+    citizen_id: str
+    account: Account
+    session_digest: str = field(repr=False)
+
+
+def _bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Maps BankID's errors to problems the app can show; never leaks BankID's raw details."""
+    from bankid import exceptions as bankid_errors
+
+    try:
+        return call(*args, **kwargs)
+    except bankid_errors.NotFoundError:
+        raise NotFound("Inloggningen finns inte eller har gått ut. Starta om.", code="order-not-found") from None
+    except bankid_errors.AlreadyInProgressError:
+        raise Conflict(
+            "En inloggning pågår redan för det här personnumret. Försök igen.", code="already-in-progress"
+        ) from None
+    except bankid_errors.InvalidParametersError:
+        raise InvalidInput("BankID godtog inte uppgifterna.", code="bankid-invalid-parameters") from None
+    except (bankid_errors.BankIDError, OSError) as error:
+        logger.warning("bankid unavailable", extra={"error": type(error).__name__})
+        raise ServiceUnavailable("BankID svarar inte just nu. Försök igen om en stund.", code="bankid-unavailable") from None
+    except Exception as error:  # httpx transport errors
+        if type(error).__module__.startswith("httpx"):
+            logger.warning("bankid unreachable", extra={"error": type(error).__name__})
+            raise ServiceUnavailable("BankID svarar inte just nu.", code="bankid-unavailable") from None
+        raise
+
+
+def start(personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock) -> StartedOrder:
+    requirement = {"personalNumber": personnummer} if personnummer else None
+    order = _bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
+    now = clock()
+    repository.put_order(
+        order["orderRef"],
+        order["qrStartToken"],
+        order["qrStartSecret"],
+        started_at=now.timestamp(),
+        expires_at=epoch_seconds(now) + settings().bankid_order_ttl_seconds,
+    )
+    return StartedOrder(order["orderRef"], order["autoStartToken"], order["qrStartToken"])
+
+
+def qr_data(order_ref: str, *, clock: Clock) -> str:
+    from bankid.qr import generate_qr_code_content
+
+    order = repository.get_order(order_ref)
+    if not dynamo.is_live(order, epoch_seconds(clock())) or order is None:
+        raise NotFound("Inloggningen finns inte eller har gått ut. Starta om.", code="order-not-found")
+    # pybankid counts seconds from its own clock; hand it the start as seen by ours.
+    elapsed = clock().timestamp() - float(order["startedAt"])
+    return generate_qr_code_content(order["qrStartToken"], time.time() - elapsed, order["qrStartSecret"])
+
+
+def collect(order_ref: str, *, bankid: BankID, register: PopulationRegister, clock: Clock) -> CollectOutcome:
+    result = _bankid_call(bankid.collect, order_ref)
+    status = result.get("status")
+    if status != "complete":
+        if status == "failed":
+            repository.delete_order(order_ref)
+        return CollectOutcome(status=status or "pending", hint_code=result.get("hintCode"))
+
+    personnummer = result["completionData"]["user"]["personalNumber"]
+    try:
+        plan = accounts.plan_login(personnummer, register=register, clock=clock)
+    except Forbidden as refusal:
+        repository.delete_order(order_ref)
+        metrics.add_metric(name="LoginRefused", unit="Count", value=1)
+        logger.info("login refused", extra={"code": refusal.code})
+        raise
+    session = _open_session(plan, order_ref, clock)
+    metrics.add_metric(name="FirstLogin" if plan.first_login else "Login", unit="Count", value=1)
+    return CollectOutcome(
+        status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login
+    )
+
+
+def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock) -> Session:
+    now = clock()
+    secret = new_token()
+    token = f"{plan.citizen_id}.{secret}"
+    expires = now + timedelta(seconds=settings().session_ttl_seconds)
+    actions = [
+        *plan.actions,
+        repository.put_session_action(
+            plan.citizen_id, token_digest(token), plan.session_epoch, iso(now), epoch_seconds(expires)
+        ),
+        repository.consume_order_action(order_ref, epoch_seconds(now)),
+    ]
+    try:
+        dynamo.transact_write(actions)
+    except dynamo.TransactionConflict as conflict:
+        if conflict.failed(len(actions) - 1):
+            raise Conflict("Inloggningen är redan använd. Starta om.", code="order-already-used") from None
+        # The account changed between the check and the commit: most likely a lock (R-04).
+        raise Forbidden(
+            "Inloggningen kunde inte slutföras. Försök igen.", code="account-locked", title=accounts.LOCKED_TITLE
+        ) from None
+    return Session(token=token, expires_at=iso(expires))
+
+
+def cancel(order_ref: str, *, bankid: BankID) -> None:
+    _bankid_call(bankid.cancel, order_ref)
+    repository.delete_order(order_ref)
+
+
+def _split(token: str) -> tuple[str, str]:
+    citizen_id, dot, secret = token.partition(".")
+    if not dot or not citizen_id or not secret or len(citizen_id) > 64:
+        raise Unauthenticated("Sessionen är ogiltig. Logga in igen.", code="session-invalid")
+    return citizen_id, token_digest(token)
+
+
+def authenticate(token: str, *, clock: Clock) -> Principal:
+    """The citizen behind a bearer token, or 401: unknown, expired, logged out, locked or inactivated."""
+    citizen_id, digest = _split(token)
+    session, account_item = repository.get_session_with_account(citizen_id, digest)
+    if not dynamo.is_live(session, epoch_seconds(clock())) or session is None or account_item is None:
+        raise Unauthenticated("Sessionen har gått ut. Logga in igen.", code="session-invalid")
+    account = account_from_item(account_item)
+    if account.locked:
+        raise Unauthenticated(accounts.LOCKED_TITLE + ".", code="account-locked")
+    if not account.active or int(session["epoch"]) != account.session_epoch:
+        raise Unauthenticated("Sessionen har avslutats. Logga in igen.", code="session-ended")
+    return Principal(citizen_id=citizen_id, account=account, session_digest=digest)
+
+
+def logout(principal: Principal) -> None:
+    repository.delete_session(principal.citizen_id, principal.session_digest)

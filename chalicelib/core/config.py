@@ -1,0 +1,59 @@
+"""Settings read from the environment, once, on first use (never at import: `cdk synth` imports app.py)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+from chalicelib.core.errors import ConfigurationError
+
+DEFAULT_BANKID_URL = "https://appapi2.bankid.com/rp/v6.0/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    main_table: str
+    audit_table: str
+    idempotency_table: str
+    # Key for the keyed hash that turns a personnummer into a lookup key. Locally a plain value;
+    # in AWS the ARN of a Secrets Manager secret, fetched lazily and cached.
+    pnr_hmac_secret: str | None
+    pnr_hmac_secret_arn: str | None
+    bankid_api_url: str
+    bankid_cert_secret_arn: str | None
+    bankid_cert_path: str | None
+    bankid_key_path: str | None
+    population_register_url: str | None
+    population_seed_path: str | None
+    session_ttl_seconds: int
+    bankid_order_ttl_seconds: int
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings. Tests that change the environment call `settings.cache_clear()`."""
+    return Settings(
+        stage=os.environ.get("STAGE", "local"),
+        main_table=_required("MAIN_TABLE"),
+        audit_table=_required("AUDIT_TABLE"),
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", ""),
+        pnr_hmac_secret=os.environ.get("PNR_HMAC_SECRET"),
+        pnr_hmac_secret_arn=os.environ.get("PNR_HMAC_SECRET_ARN"),
+        bankid_api_url=os.environ.get("BANKID_API_URL", DEFAULT_BANKID_URL),
+        bankid_cert_secret_arn=os.environ.get("BANKID_CERT_SECRET_ARN"),
+        bankid_cert_path=os.environ.get("BANKID_CERT_PATH"),
+        bankid_key_path=os.environ.get("BANKID_KEY_PATH"),
+        population_register_url=os.environ.get("POPULATION_REGISTER_URL"),
+        population_seed_path=os.environ.get("POPULATION_SEED_PATH"),
+        session_ttl_seconds=int(os.environ.get("SESSION_TTL_SECONDS", "3600")),
+        bankid_order_ttl_seconds=int(os.environ.get("BANKID_ORDER_TTL_SECONDS", "600")),
+    )

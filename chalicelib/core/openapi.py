@@ -1,0 +1,171 @@
+"""OpenAPI 3.1 from the same pydantic models the routes use.
+
+Each route is declared with `documented(...)`, which registers it with Chalice and records its
+request and response models here, by name: the models module is imported only when the document is
+built or the route runs, because pydantic is a large part of a cold start; `document()` builds the schema that `GET /openapi.json` serves and
+that `docs/openapi.json` must equal (a test checks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Blueprint, Chalice
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    method: str
+    summary: str
+    tag: str
+    models: str  # module holding the named models
+    request: str | None
+    responses: dict[int, str | None]
+    security: str | None
+    problems: tuple[int, ...] = field(default_factory=tuple)
+
+
+OPERATIONS: list[Operation] = []
+
+ViewFunction = Callable[..., Any]
+
+
+def documented(
+    blueprint: Blueprint | Chalice,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    tag: str,
+    models: str = "",
+    request: str | None = None,
+    responses: dict[int, str | None] | None = None,
+    security: str | None = None,
+    problems: tuple[int, ...] = (),
+) -> Callable[[ViewFunction], ViewFunction]:
+    operation = Operation(
+        path=path,
+        method=method.upper(),
+        summary=summary,
+        tag=tag,
+        models=models,
+        request=request,
+        responses=responses or {200: None},
+        security=security,
+        problems=problems,
+    )
+
+    def register(view: ViewFunction) -> ViewFunction:
+        OPERATIONS.append(operation)
+        return blueprint.route(path, methods=[operation.method])(view)
+
+    return register
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable, machine-readable reason"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+_SECURITY_SCHEMES = {
+    "citizenSession": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Opaque session token from POST /auth/bankid/collect",
+    },
+    "staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+}
+
+_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
+
+
+def document() -> dict[str, Any]:
+    import importlib
+
+    from pydantic.json_schema import models_json_schema
+
+    def resolve(op: Operation, name: str | None) -> type[BaseModel] | None:
+        return getattr(importlib.import_module(op.models), name) if name else None
+
+    models: list[type[BaseModel]] = []
+    for op in OPERATIONS:
+        for model in (resolve(op, op.request), *(resolve(op, n) for n in op.responses.values())):
+            if model is not None and model not in models:
+                models.append(model)
+    schema_refs, definitions = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}", by_alias=True
+    )
+    schemas = dict(definitions.get("$defs", {}))
+    schemas["Problem"] = _PROBLEM_SCHEMA
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return schema_refs[(model, "validation")]
+
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in sorted(OPERATIONS, key=lambda o: (o.path, o.method)):
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "responses": {},
+        }
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+            for name in _PARAM.findall(op.path)
+        ]
+        if parameters:
+            entry["parameters"] = parameters
+        request = resolve(op, op.request)
+        if request is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(request)}},
+            }
+        for status, name in op.responses.items():
+            response: dict[str, Any] = {"description": _STATUS_TEXT.get(status, str(status))}
+            model = resolve(op, name)
+            if model is not None:
+                response["content"] = {"application/json": {"schema": ref(model)}}
+            entry["responses"][str(status)] = response
+        for status in op.problems:
+            entry["responses"][str(status)] = {"description": "Problem", "content": problem}
+        entry["responses"]["4XX"] = {"description": "Problem (RFC 9457)", "content": problem}
+        if op.security:
+            entry["security"] = [{op.security: []}]
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "1177-style e-services API",
+            "version": "1.0.0",
+            "description": "Citizen login, inbox and cases. Errors are application/problem+json.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},
+    }
+
+
+docs = Blueprint(__name__)
+
+
+@docs.route("/openapi.json", methods=["GET"])
+def openapi_json() -> dict[str, Any]:
+    return document()

@@ -1,0 +1,72 @@
+"""The personnummer wrapper: parsing, validity, age, and the keyed hash used as a lookup key.
+
+A personnummer is personal data. It may be stored as an attribute, but keys, URLs, logs, metrics and
+queue bodies carry `lookup_key(pnr)` or an internal id instead (DESIGN.md, Data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from personnummer import personnummer as _lib
+
+from chalicelib.core.config import settings
+from chalicelib.core.errors import ConfigurationError
+
+_TWELVE_DIGITS = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class PersonalNumber:
+    value: str  # 12 digits, YYYYMMDDNNNC
+    birth_date: date
+    coordination: bool  # samordningsnummer: day of birth + 60
+
+    def age_on(self, day: date) -> int:
+        """Whole years on `day`. Someone born 29 February has their birthday on 1 March in other years."""
+        born = self.birth_date
+        years = day.year - born.year
+        try:
+            birthday = born.replace(year=day.year)
+        except ValueError:  # 29 February in a non-leap year
+            birthday = date(day.year, 3, 1)
+        return years - (1 if day < birthday else 0)
+
+
+def parse(value: str) -> PersonalNumber:
+    """A valid 12-digit personnummer or samordningsnummer, or ValueError (never echoing the value)."""
+    if not isinstance(value, str) or not _TWELVE_DIGITS.match(value):
+        raise ValueError("must be 12 digits (ÅÅÅÅMMDDNNNN)")
+    try:
+        parsed = _lib.parse(value)
+    except _lib.PersonnummerException:
+        raise ValueError("is not a valid personnummer") from None
+    born = parsed.get_date()
+    return PersonalNumber(value=value, birth_date=born, coordination=parsed.is_coordination_number())
+
+
+@cache
+def _hmac_key() -> bytes:
+    config = settings()
+    if config.pnr_hmac_secret:
+        return config.pnr_hmac_secret.encode()
+    if config.pnr_hmac_secret_arn:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        secret = get_secret(config.pnr_hmac_secret_arn, max_age=3600)
+        return secret.encode() if isinstance(secret, str) else bytes(secret)
+    raise ConfigurationError("PNR_HMAC_SECRET or PNR_HMAC_SECRET_ARN must be set")
+
+
+def lookup_key(value: str) -> str:
+    """Keyed hash of a personnummer: stable, not reversible without the secret."""
+    return hmac.new(_hmac_key(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def reset_key_cache() -> None:
+    _hmac_key.cache_clear()

@@ -1,0 +1,111 @@
+"""Dev CLI for the local stack: `.venv/bin/python -m local COMMAND` (see README).
+
+  staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
+  invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
+  outbox                             SMS and e-mails sent, as JSON lines
+  seed                               (re)load the test data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from local.services import Ports, stack_environment
+
+
+def _env() -> dict[str, str]:
+    env = stack_environment(Ports(
+        api=int(os.environ.get("API_PORT", 8080)), bankid=int(os.environ.get("BANKID_PORT", 8081)),
+        dynamodb=int(os.environ.get("DYNAMODB_PORT", 8000)), moto=int(os.environ.get("MOTO_PORT", 5000)),
+    ))
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+    return {k: os.environ[k] for k in env}
+
+
+def staff_token(args: argparse.Namespace) -> None:
+    import jwt
+
+    from local.bootstrap import ensure_staff_key
+
+    now = int(time.time())
+    claims = {
+        "iss": "local-staff-idp",
+        "aud": "e-services",
+        "sub": args.hsa_id,
+        "hsaId": args.hsa_id,
+        "name": args.name or args.hsa_id,
+        "roles": [{"clinic": clinic, "role": args.role} for clinic in args.clinic],
+        "iat": now,
+        "exp": now + args.ttl,
+    }
+    key = ensure_staff_key().read_bytes()
+    print(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "local-1"}))
+
+
+def invoke_function(args: argparse.Namespace) -> None:
+    _env()
+    from local.pump import app_functions, invoke
+
+    with open(args.event, encoding="utf-8") as handle:
+        event = json.load(handle)
+    functions = app_functions()
+    if args.function not in functions:
+        sys.exit(f"unknown function {args.function}; known: {', '.join(sorted(functions))}")
+    print(json.dumps(invoke(functions, args.function, event), ensure_ascii=False, indent=2, default=str))
+
+
+def outbox(args: argparse.Namespace) -> None:
+    env = _env()
+    for message in sent_messages(env["AWS_ENDPOINT_URL"]):
+        print(json.dumps(message, ensure_ascii=False))
+
+
+def sent_messages(moto_url: str) -> list[dict[str, Any]]:
+    """SMS (SNS) and e-mail (SES) that moto accepted, oldest first."""
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as response:  # noqa: S310 - loopback
+        data = json.loads(response.read())
+    found: list[dict[str, Any]] = []
+    for name, instances in data.get("ses", {}).items():
+        for message in instances:
+            if name in {"Message", "RawMessage", "TemplateMessage"}:
+                found.append({"channel": "email", "to": message.get("destinations"), "subject": message.get("subject"),
+                              "body": message.get("body") or message.get("raw_data"), "sentAt": None})
+    return found
+
+
+def seed(args: argparse.Namespace) -> None:
+    env = _env()
+    from local import bootstrap
+
+    bootstrap.create_resources(env)
+    print(json.dumps(bootstrap.seed(env)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local", description="Dev CLI for the local stack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    token = commands.add_parser("staff-token", help="print a staff JWT from the local issuer")
+    token.add_argument("--hsa-id", required=True)
+    token.add_argument("--clinic", required=True, action="append", help="repeat for several clinics")
+    token.add_argument("--role", required=True, choices=["case-receiver", "case-handler", "clinic-admin"])
+    token.add_argument("--name")
+    token.add_argument("--ttl", type=int, default=3600)
+    token.set_defaults(run=staff_token)
+    run = commands.add_parser("invoke", help="run a function with an event file")
+    run.add_argument("function")
+    run.add_argument("--event", required=True)
+    run.set_defaults(run=invoke_function)
+    commands.add_parser("outbox", help="SMS and e-mails sent").set_defaults(run=outbox)
+    commands.add_parser("seed", help="reload test data").set_defaults(run=seed)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Creates the local resources from `infra/definitions.py` (the same definition the CDK stack uses)
+and loads the seed data. Idempotent: safe on every `make run`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra import definitions
+from local.services import LOCAL_DIR, REGION, ROOT
+
+
+def _dynamodb(env: dict[str, str]) -> Any:
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
+                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+
+def _aws(service: str, env: dict[str, str]) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"],
+                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+
+def table_request(table: definitions.Table, name: str) -> dict[str, Any]:
+    attributes = {table.partition_key}
+    schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    if table.sort_key:
+        attributes.add(table.sort_key)
+        schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+    indexes = []
+    for index in table.indexes:
+        key_schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        attributes.add(index.partition_key)
+        if index.sort_key:
+            key_schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+            attributes.add(index.sort_key)
+        indexes.append({"IndexName": index.name, "KeySchema": key_schema, "Projection": {"ProjectionType": "ALL"}})
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "KeySchema": schema,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
+    if table.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return request
+
+
+def create_resources(env: dict[str, str]) -> None:
+    dynamodb = _dynamodb(env)
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    for table in definitions.TABLES:
+        name = env[table.env_var]
+        if name not in existing:
+            dynamodb.create_table(**table_request(table, name))
+            dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+            if table.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
+                )
+    if definitions.QUEUES:
+        sqs = _aws("sqs", env)
+        for queue in definitions.QUEUES:
+            dlq = sqs.create_queue(QueueName=env[queue.env_var] + "-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sqs.create_queue(
+                QueueName=env[queue.env_var],
+                Attributes={
+                    "VisibilityTimeout": str(queue.visibility_timeout_s),
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                                 "maxReceiveCount": queue.max_receive_count}),
+                },
+            )
+    if definitions.BUCKETS:
+        s3 = _aws("s3", env)
+        for bucket in definitions.BUCKETS:
+            s3.create_bucket(Bucket=env[bucket.env_var],
+                             CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+def ensure_staff_key() -> Path:
+    """The local staff-token issuer's RSA key (production verifies the region IdP's keys instead)."""
+    path = LOCAL_DIR / "staff-jwt-key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        path.chmod(0o600)
+    return path
+
+
+def seed(env: dict[str, str]) -> dict[str, int]:
+    """Clinics, case types, patient boards and staff from testdata/clinics.json. The population
+    register's test persons are read by the local register adapter from testdata/population.json."""
+    data = json.loads((ROOT / "testdata" / "clinics.json").read_text(encoding="utf-8"))
+    dynamodb = _dynamodb(env)
+    table = env["MAIN_TABLE"]
+    from chalicelib.core.dynamo import to_item
+
+    items: list[dict[str, Any]] = []
+    for clinic in data["clinics"]:
+        items.append({"pk": f"CLINIC#{clinic['hsaId']}", "sk": "CLINIC", "type": "clinic", "hsaId": clinic["hsaId"],
+                      "name": clinic["name"], "region": clinic["region"]})
+        for case_type in clinic["caseTypes"]:
+            items.append({"pk": f"CLINIC#{clinic['hsaId']}", "sk": f"CASETYPE#{case_type['id']}", "type": "case-type",
+                          "id": case_type["id"], "name": case_type["name"],
+                          "attachmentsAllowed": case_type["attachmentsAllowed"], "active": True})
+    for board in data["patientBoards"]:
+        items.append({"pk": f"PATIENTBOARD#{board['region']}", "sk": "PATIENTBOARD", "type": "patient-board",
+                      "hsaId": board["hsaId"], "name": board["name"], "region": board["region"]})
+    for member in data["staff"]:
+        items.append({"pk": f"STAFF#{member['hsaId']}", "sk": "STAFF", "type": "staff", "hsaId": member["hsaId"],
+                      "name": member["name"], "title": member["title"], "roles": member["roles"]})
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + 25]]})
+    ensure_staff_key()
+    persons = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]
+    return {"clinics": len(data["clinics"]), "staff": len(data["staff"]), "persons": len(persons)}

