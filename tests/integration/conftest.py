@@ -47,7 +47,8 @@ class Api:
         raw = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
         response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=raw or b"")
         text = response.body.decode() if response.body else ""
-        return response.status_code, (json.loads(text) if text else None), response.headers
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        return response.status_code, (json.loads(text) if text else None), lowered
 
     def login(self, personnummer: str) -> dict[str, Any]:
         """start → collect (pending) → collect (complete), as the app would."""
