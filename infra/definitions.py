@@ -71,6 +71,7 @@ IDEMPOTENCY_TABLE = Table(
     ttl_attribute="expiration",
 )
 
+
 @dataclass(frozen=True)
 class StreamConsumer:
     """A function fed by a table's stream (infra: event source mapping with ReportBatchItemFailures)."""

@@ -1,14 +1,15 @@
 """Dev CLI for the local stack: `.venv/bin/python -m local COMMAND` (see README).
 
-  staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
-  invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
-  outbox                             SMS and e-mails sent, as JSON lines
-  seed                               (re)load the test data
+staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
+invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
+outbox                             SMS and e-mails sent, as JSON lines
+seed                               (re)load the test data
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -16,14 +17,11 @@ import time
 import urllib.request
 from typing import Any
 
-from local.services import Ports, stack_environment
+from local.services import ports_from_env, stack_environment
 
 
 def _env() -> dict[str, str]:
-    env = stack_environment(Ports(
-        api=int(os.environ.get("API_PORT", 8080)), bankid=int(os.environ.get("BANKID_PORT", 8081)),
-        dynamodb=int(os.environ.get("DYNAMODB_PORT", 8000)), moto=int(os.environ.get("MOTO_PORT", 5000)),
-    ))
+    env = stack_environment(ports_from_env())
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     return {k: os.environ[k] for k in env}
 
@@ -50,14 +48,17 @@ def staff_token(args: argparse.Namespace) -> None:
 
 def invoke_function(args: argparse.Namespace) -> None:
     _env()
-    from local.pump import app_functions, invoke
-
     with open(args.event, encoding="utf-8") as handle:
         event = json.load(handle)
-    functions = app_functions()
-    if args.function not in functions:
-        sys.exit(f"unknown function {args.function}; known: {', '.join(sorted(functions))}")
-    print(json.dumps(invoke(functions, args.function, event), ensure_ascii=False, indent=2, default=str))
+    # The function's logs and metrics go to stderr, so stdout is exactly its result.
+    with contextlib.redirect_stdout(sys.stderr):
+        from local.pump import app_functions, invoke
+
+        functions = app_functions()
+        if args.function not in functions:
+            sys.exit(f"unknown function {args.function}; known: {', '.join(sorted(functions))}")
+        result = invoke(functions, args.function, event)
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
 
 
 def outbox(args: argparse.Namespace) -> None:
@@ -68,14 +69,21 @@ def outbox(args: argparse.Namespace) -> None:
 
 def sent_messages(moto_url: str) -> list[dict[str, Any]]:
     """SMS (SNS) and e-mail (SES) that moto accepted, oldest first."""
-    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as response:
         data = json.loads(response.read())
     found: list[dict[str, Any]] = []
     for name, instances in data.get("ses", {}).items():
         for message in instances:
             if name in {"Message", "RawMessage", "TemplateMessage"}:
-                found.append({"channel": "email", "to": message.get("destinations"), "subject": message.get("subject"),
-                              "body": message.get("body") or message.get("raw_data"), "sentAt": None})
+                found.append(
+                    {
+                        "channel": "email",
+                        "to": message.get("destinations"),
+                        "subject": message.get("subject"),
+                        "body": message.get("body") or message.get("raw_data"),
+                        "sentAt": None,
+                    }
+                )
     return found
 
 

@@ -15,6 +15,7 @@ Only test personnummer are ever sent here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -87,8 +88,7 @@ class Simulator:
             if order.status == "pending" and order.collects > 1:
                 order.hint_code = "userSign"
             if order.status == "complete":
-                return 200, {"orderRef": order.order_ref, "status": "complete",
-                             "completionData": _completion(order)}
+                return 200, {"orderRef": order.order_ref, "status": "complete", "completionData": _completion(order)}
             return 200, {"orderRef": order.order_ref, "status": order.status, "hintCode": order.hint_code}
 
     def cancel(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -118,8 +118,12 @@ class Simulator:
 
 def _completion(order: Order) -> dict[str, Any]:
     return {
-        "user": {"personalNumber": order.completed_by, "name": "Test Testsson", "givenName": "Test",
-                 "surname": "Testsson"},
+        "user": {
+            "personalNumber": order.completed_by,
+            "name": "Test Testsson",
+            "givenName": "Test",
+            "surname": "Testsson",
+        },
         "device": {"ipAddress": order.end_user_ip, "uhi": "OZvYM9VvyiAmG7NA5jU5zRGcK2wBX4Ea"},
         "stepUp": {"mrtd": False},
         "bankIdIssueDate": "2024-01-01",
@@ -132,7 +136,7 @@ def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # request lines would show nothing useful and bodies must never be logged
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -163,8 +167,11 @@ def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {"errorCode": "invalidParameters", "details": "Invalid JSON"})
                 return
             path = self.path.rstrip("/")
-            routes = {"/rp/v6.0/auth": simulator.auth, "/rp/v6.0/collect": simulator.collect,
-                      "/rp/v6.0/cancel": simulator.cancel}
+            routes = {
+                "/rp/v6.0/auth": simulator.auth,
+                "/rp/v6.0/collect": simulator.collect,
+                "/rp/v6.0/cancel": simulator.cancel,
+            }
             if path in routes:
                 self._send(*routes[path](body))
             elif path.startswith("/sim/orders/"):
@@ -196,10 +203,8 @@ def main() -> None:
     simulator = Simulator()
     server = ThreadingHTTPServer((args.host, args.port), make_handler(simulator))
     print(f"BankID simulator on http://{args.host}:{args.port}/rp/v6.0/", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

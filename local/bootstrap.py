@@ -14,13 +14,23 @@ from local.services import LOCAL_DIR, REGION, ROOT
 
 
 def _dynamodb(env: dict[str, str]) -> Any:
-    return boto3.client("dynamodb", region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
-                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    return boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
 
-def _aws(service: str, env: dict[str, str]) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"],
-                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+def _aws(service: Any, env: dict[str, str]) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
 
 def table_request(table: definitions.Table, name: str) -> dict[str, Any]:
@@ -71,15 +81,15 @@ def create_resources(env: dict[str, str]) -> None:
                 QueueName=env[queue.env_var],
                 Attributes={
                     "VisibilityTimeout": str(queue.visibility_timeout_s),
-                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                 "maxReceiveCount": queue.max_receive_count}),
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                    ),
                 },
             )
     if definitions.BUCKETS:
         s3 = _aws("s3", env)
         for bucket in definitions.BUCKETS:
-            s3.create_bucket(Bucket=env[bucket.env_var],
-                             CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.create_bucket(Bucket=env[bucket.env_var], CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
 def ensure_staff_key() -> Path:
@@ -91,8 +101,11 @@ def ensure_staff_key() -> Path:
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         path.chmod(0o600)
     return path
 
@@ -107,20 +120,55 @@ def seed(env: dict[str, str]) -> dict[str, int]:
 
     items: list[dict[str, Any]] = []
     for clinic in data["clinics"]:
-        items.append({"pk": f"CLINIC#{clinic['hsaId']}", "sk": "CLINIC", "type": "clinic", "hsaId": clinic["hsaId"],
-                      "name": clinic["name"], "region": clinic["region"]})
+        items.append(
+            {
+                "pk": f"CLINIC#{clinic['hsaId']}",
+                "sk": "CLINIC",
+                "type": "clinic",
+                "hsaId": clinic["hsaId"],
+                "name": clinic["name"],
+                "region": clinic["region"],
+            }
+        )
         for case_type in clinic["caseTypes"]:
-            items.append({"pk": f"CLINIC#{clinic['hsaId']}", "sk": f"CASETYPE#{case_type['id']}", "type": "case-type",
-                          "id": case_type["id"], "name": case_type["name"],
-                          "attachmentsAllowed": case_type["attachmentsAllowed"], "active": True})
+            items.append(
+                {
+                    "pk": f"CLINIC#{clinic['hsaId']}",
+                    "sk": f"CASETYPE#{case_type['id']}",
+                    "type": "case-type",
+                    "id": case_type["id"],
+                    "name": case_type["name"],
+                    "attachmentsAllowed": case_type["attachmentsAllowed"],
+                    "active": True,
+                }
+            )
     for board in data["patientBoards"]:
-        items.append({"pk": f"PATIENTBOARD#{board['region']}", "sk": "PATIENTBOARD", "type": "patient-board",
-                      "hsaId": board["hsaId"], "name": board["name"], "region": board["region"]})
+        items.append(
+            {
+                "pk": f"PATIENTBOARD#{board['region']}",
+                "sk": "PATIENTBOARD",
+                "type": "patient-board",
+                "hsaId": board["hsaId"],
+                "name": board["name"],
+                "region": board["region"],
+            }
+        )
     for member in data["staff"]:
-        items.append({"pk": f"STAFF#{member['hsaId']}", "sk": "STAFF", "type": "staff", "hsaId": member["hsaId"],
-                      "name": member["name"], "title": member["title"], "roles": member["roles"]})
+        items.append(
+            {
+                "pk": f"STAFF#{member['hsaId']}",
+                "sk": "STAFF",
+                "type": "staff",
+                "hsaId": member["hsaId"],
+                "name": member["name"],
+                "title": member["title"],
+                "roles": member["roles"],
+            }
+        )
     for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + 25]]})
+        dynamodb.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": to_item(i)}} for i in items[start : start + 25]]}
+        )
     ensure_staff_key()
     persons = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]
     return {"clinics": len(data["clinics"]), "staff": len(data["staff"]), "persons": len(persons)}

@@ -61,8 +61,8 @@ class StreamPoller:
     def __init__(self, table_name: str, consumer: definitions.StreamConsumer, functions: dict[str, Function]) -> None:
         self.consumer = consumer
         self.functions = functions
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
-        self.streams = boto3.client("dynamodbstreams", region_name=REGION)
+        self.dynamodb: Any = boto3.client("dynamodb", region_name=REGION)
+        self.streams: Any = boto3.client("dynamodbstreams", region_name=REGION)
         self.stream_arn = self.dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
         self.iterators: dict[str, str | None] = {}
         self._discover(initial=True)
@@ -98,7 +98,9 @@ class StreamPoller:
                 if failed:
                     # Lambda retries from the first failed record; so do we.
                     next_iterator = self.streams.get_shard_iterator(
-                        StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                        StreamArn=self.stream_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AT_SEQUENCE_NUMBER",
                         SequenceNumber=failed[0],
                     )["ShardIterator"]
                 handled += len(records)
@@ -110,15 +112,19 @@ class QueuePoller:
     def __init__(self, queue_name: str, consumer: definitions.QueueConsumer, functions: dict[str, Function]) -> None:
         self.consumer = consumer
         self.functions = functions
-        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.sqs: Any = boto3.client("sqs", region_name=REGION)
         self.url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
+            "QueueArn"
+        ]
 
     def poll(self) -> int:
         messages = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=self.consumer.batch_size, WaitTimeSeconds=0,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.url,
+            MaxNumberOfMessages=self.consumer.batch_size,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             return 0
@@ -144,7 +150,9 @@ class QueuePoller:
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start:start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start : start + 10])
+                ],
             )
         return len(records)
 
@@ -195,17 +203,27 @@ def main() -> None:
     # A schedule whose time has already passed today ran "before" the pump started: don't fire it now.
     today = datetime.now(STOCKHOLM).date().isoformat()
     scheduler.last_run = {s.function: today for s in definitions.SCHEDULES}
-    print(json.dumps({"pump": "started", "streams": len(definitions.STREAM_CONSUMERS),
-                      "queues": len(definitions.QUEUE_CONSUMERS), "schedules": len(definitions.SCHEDULES)}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "pump": "started",
+                "streams": len(definitions.STREAM_CONSUMERS),
+                "queues": len(definitions.QUEUE_CONSUMERS),
+                "schedules": len(definitions.SCHEDULES),
+            }
+        ),
+        flush=True,
+    )
     while True:
         busy = 0
         for poller in pollers:
             try:
                 busy += poller.poll()
             except Exception as error:  # a failing consumer must not stop the others; Lambda would retry
-                print(json.dumps({"pump": "error", "consumer": type(poller).__name__, "error": type(error).__name__}),
-                      flush=True)
+                print(
+                    json.dumps({"pump": "error", "consumer": type(poller).__name__, "error": type(error).__name__}),
+                    flush=True,
+                )
         busy += scheduler.tick()
         if not busy:
             time.sleep(0.2)

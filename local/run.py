@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
 
-from local.services import LOCAL_DIR, Ports, Stack, start_all
+from local.services import LOCAL_DIR, Stack, ports_from_env, start_all
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -15,8 +14,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    ports = Ports(api=int(os.environ.get("API_PORT", 8080)), bankid=int(os.environ.get("BANKID_PORT", 8081)),
-                  dynamodb=int(os.environ.get("DYNAMODB_PORT", 8000)), moto=int(os.environ.get("MOTO_PORT", 5000)))
+    ports = ports_from_env()
     stack = Stack(ports=ports, data_dir=LOCAL_DIR / "dynamodb", log_dir=LOCAL_DIR / "logs")
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -5,6 +5,7 @@ loopback only, each stopped by its own PID.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -34,6 +35,16 @@ class Ports:
     moto: int = 5000
 
 
+def ports_from_env() -> Ports:
+    """The ports `make run` uses: defaults, or API_PORT / BANKID_PORT / DYNAMODB_PORT / MOTO_PORT."""
+    return Ports(
+        api=int(os.environ.get("API_PORT", "8080")),
+        bankid=int(os.environ.get("BANKID_PORT", "8081")),
+        dynamodb=int(os.environ.get("DYNAMODB_PORT", "8000")),
+        moto=int(os.environ.get("MOTO_PORT", "5000")),
+    )
+
+
 @dataclass
 class Stack:
     ports: Ports
@@ -55,13 +66,13 @@ def stack_environment(ports: Ports) -> dict[str, str]:
         **local_environment("local"),
         "STAGE": "local",
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto and DynamoDB Local accept any
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto}",
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{ports.dynamodb}",
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://{HOST}:{ports.dynamodb}",
-        "PNR_HMAC_SECRET": "local-only-hmac-key-not-for-production",  # noqa: S105
+        "PNR_HMAC_SECRET": "local-only-hmac-key-not-for-production",
         "BANKID_API_URL": f"http://{HOST}:{ports.bankid}/rp/v6.0/",
         "POPULATION_SEED_PATH": str(ROOT / "testdata" / "population.json"),
         "POWERTOOLS_SERVICE_NAME": "e-services",
@@ -124,17 +135,18 @@ def wait_for(check: object, what: str, timeout_s: float = 60.0, process: subproc
 
 def http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status < 500)
     except urllib.error.HTTPError as error:
         return error.code < 500
 
 
-def spawn(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    return subprocess.Popen(  # noqa: S603 - fixed argument lists
+    return subprocess.Popen(
         args,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -152,17 +164,22 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10) -> Non
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=timeout_s)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=timeout_s)
 
 
 def start_dynamodb(stack: Stack) -> None:
     home = dynamodb_local_dir()
-    args = [java(), f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
-            "-sharedDb", "-port", str(stack.ports.dynamodb)]
+    args = [
+        java(),
+        f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(home / "DynamoDBLocal.jar"),
+        "-sharedDb",
+        "-port",
+        str(stack.ports.dynamodb),
+    ]
     if stack.data_dir is None:
         args.append("-inMemory")
     else:
@@ -174,23 +191,29 @@ def start_dynamodb(stack: Stack) -> None:
 
 
 def start_moto(stack: Stack) -> None:
-    process = spawn("moto", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(stack.ports.moto)],
-                    stack.log_dir)
+    process = spawn(
+        "moto", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(stack.ports.moto)], stack.log_dir
+    )
     stack.processes["moto"] = process
     wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.moto}/moto-api/"), "moto server", process=process)
 
 
 def start_bankid(stack: Stack) -> None:
-    process = spawn("bankid", [sys.executable, "-m", "local.bankid_simulator", "--port", str(stack.ports.bankid)],
-                    stack.log_dir)
+    process = spawn(
+        "bankid", [sys.executable, "-m", "local.bankid_simulator", "--port", str(stack.ports.bankid)], stack.log_dir
+    )
     stack.processes["bankid"] = process
     wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.bankid}/sim/health"), "BankID simulator", process=process)
 
 
 def start_api(stack: Stack) -> None:
     chalice = str(Path(sys.executable).with_name("chalice"))
-    process = spawn("api", [chalice, "local", "--no-autoreload", "--host", HOST, "--port", str(stack.ports.api),
-                            "--stage", "local"], stack.log_dir, env=stack.environment())
+    process = spawn(
+        "api",
+        [chalice, "local", "--no-autoreload", "--host", HOST, "--port", str(stack.ports.api), "--stage", "local"],
+        stack.log_dir,
+        env=stack.environment(),
+    )
     stack.processes["api"] = process
     wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.api}/openapi.json"), "chalice local", process=process)
 

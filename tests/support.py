@@ -75,7 +75,9 @@ def wipe_main_table() -> None:
         for page in paginator.paginate(TableName=table, ProjectionExpression="pk, sk"):
             keys.extend(page.get("Items", []))
         for start in range(0, len(keys), 25):
-            client.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]})
+            client.batch_write_item(
+                RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
+            )
 
 
 def at(iso_instant: str) -> datetime:

@@ -1,7 +1,7 @@
 """Keys and DynamoDB calls for accounts.
 
-  PERSON#<lookup key> / PERSON    → {citizenId}           personnummer → account, by keyed hash
-  CITIZEN#<citizen id> / ACCOUNT  → the account            read on every authenticated request
+PERSON#<lookup key> / PERSON    → {citizenId}           personnummer → account, by keyed hash
+CITIZEN#<citizen id> / ACCOUNT  → the account            read on every authenticated request
 """
 
 from __future__ import annotations
@@ -108,8 +108,9 @@ def create_actions(account: Account, lookup_key: str, extra: dict[str, Any] | No
         {
             "Put": {
                 "TableName": table,
-                "Item": dynamo.to_item({"pk": f"PERSON#{lookup_key}", "sk": "PERSON", "type": "person",
-                                        "citizenId": account.citizen_id}),
+                "Item": dynamo.to_item(
+                    {"pk": f"PERSON#{lookup_key}", "sk": "PERSON", "type": "person", "citizenId": account.citizen_id}
+                ),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },

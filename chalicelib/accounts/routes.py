@@ -15,8 +15,17 @@ from chalicelib.population.port import population_register
 bp = Blueprint(__name__)
 
 
-@documented(bp, "/me", "GET", summary="The logged-in citizen", tag="Citizen login", models="chalicelib.auth.models",
-            responses={200: "Me"}, security="citizenSession", problems=(401,))
+@documented(
+    bp,
+    "/me",
+    "GET",
+    summary="The logged-in citizen",
+    tag="Citizen login",
+    models="chalicelib.auth.models",
+    responses={200: "Me"},
+    security="citizenSession",
+    problems=(401,),
+)
 def me() -> Response:
     principal = auth.authenticate(bearer_token(bp.current_request), clock=system_clock)
     return ok(profile.me(principal.account, register=population_register(), clock=system_clock))

@@ -7,6 +7,7 @@ their inbox message) in one transaction, guarded by the account's version.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,11 +94,14 @@ def plan_login(personnummer: str, *, register: PopulationRegister, clock: Clock)
             version=1,
         )
         return LoginPlan(account.citizen_id, 0, repository.create_actions(account, key), first_login=True)
-    account = repository.get_account(citizen_id)
-    if account is None:  # the lookup and the account are written together; this is corruption
+    existing = repository.get_account(citizen_id)
+    if existing is None:  # the lookup and the account are written together; this is corruption
         raise Problem("Kontot kunde inte läsas.", code="account-inconsistent", status=500)
+    account = existing
     if not account.active:
-        raise Forbidden("Kontot är inaktiverat.", code="account-inactivated", title="Inloggningen kunde inte genomföras")
+        raise Forbidden(
+            "Kontot är inaktiverat.", code="account-inactivated", title="Inloggningen kunde inte genomföras"
+        )
     if account.locked:
         raise AccountLocked(_locked_detail(account))
     return LoginPlan(
@@ -119,11 +123,14 @@ def _inactivate(citizen_id: str, clock: Clock) -> None:
     if account is None or not account.active:
         return
     now = clock()
-    try:
+    # A concurrent change wins; the next login attempt inactivates the account then.
+    with contextlib.suppress(dynamo.TransactionConflict):
         dynamo.transact_write(
             [
                 repository.versioned_update_action(
-                    citizen_id, account.version, set_values={"status": "inactivated", "inactivatedAt": iso(now)},
+                    citizen_id,
+                    account.version,
+                    set_values={"status": "inactivated", "inactivatedAt": iso(now)},
                     bump_epoch=True,
                 ),
                 audit.append_action(
@@ -138,8 +145,6 @@ def _inactivate(citizen_id: str, clock: Clock) -> None:
                 ),
             ]
         )
-    except dynamo.TransactionConflict:
-        pass  # changed concurrently; the next login attempt inactivates it
 
 
 # ---------------------------------------------------------------- reads
@@ -249,7 +254,7 @@ transaction actions, audit details) — or raise a Problem to refuse."""
 def _change(personnummer: str, action: str, request: SupportRequest, clock: Clock, decide: Decide) -> Account:
     """Read, decide, and commit with the audit entry; retried when the account changed meanwhile."""
     try:
-        key, account = _account_for(personnummer)
+        _key, account = _account_for(personnummer)
     except NoAccount as problem:
         _refuse(audit.person_subject(lookup_key(personnummer)), action, request, problem, clock)
         raise
@@ -273,7 +278,10 @@ def _change(personnummer: str, action: str, request: SupportRequest, clock: Cloc
             dynamo.transact_write(
                 [
                     repository.versioned_update_action(
-                        account.citizen_id, account.version, set_values=set_values, remove=remove,
+                        account.citizen_id,
+                        account.version,
+                        set_values=set_values,
+                        remove=remove,
                         bump_epoch=bump_epoch,
                     ),
                     audit.append_action(entry),
@@ -422,9 +430,7 @@ def unlock(
     return _change(personnummer, "account.unlock", request, clock, decide)
 
 
-def seal_record(
-    personnummer: str, *, sealed: bool, form_ref: str, request: SupportRequest, clock: Clock
-) -> Account:
+def seal_record(personnummer: str, *, sealed: bool, form_ref: str, request: SupportRequest, clock: Clock) -> Account:
     """R-09: sealing is a flag for the record service, independent of the login lock."""
 
     def decide(account: Account) -> tuple[dict[str, Any], list[str], bool, list[dict[str, Any]], dict[str, Any]]:
@@ -432,5 +438,3 @@ def seal_record(
         return values, [], False, [], {"sealed": sealed, "formRef": form_ref}
 
     return _change(personnummer, "record.seal" if sealed else "record.unseal", request, clock, decide)
-
-

@@ -26,8 +26,12 @@ bp = Blueprint(__name__)
 E = TypeVar("E", bound="models.AdminEvent")
 
 
-def _run(name: str, model_name: str, event: Any, action: Callable[[E, accounts.SupportRequest], Account]) -> dict[str, Any]:
-    from chalicelib.admin import models  # lazily: the API function shares this module and needs no admin models
+def _run(
+    name: str, model_name: str, event: Any, action: Callable[[E, accounts.SupportRequest], Account]
+) -> dict[str, Any]:
+    from chalicelib.admin import (
+        models,  # lazily: the API function shares this module and needs no admin models
+    )
 
     model: type[E] = getattr(models, model_name)
     try:
@@ -57,8 +61,14 @@ def _run(name: str, model_name: str, event: Any, action: Callable[[E, accounts.S
 @bp.lambda_function(name="admin_lock_account")
 def admin_lock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def act(e: models.LockAccountEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.lock(e.personnummer, requested_by=e.requested_by, requester=e.requester,
-                             form_ref=e.form_ref, request=request, clock=system_clock)
+        return accounts.lock(
+            e.personnummer,
+            requested_by=e.requested_by,
+            requester=e.requester,
+            form_ref=e.form_ref,
+            request=request,
+            clock=system_clock,
+        )
 
     return _run("admin_lock_account", "LockAccountEvent", event, act)
 
@@ -66,8 +76,9 @@ def admin_lock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @bp.lambda_function(name="admin_unlock_account")
 def admin_unlock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def act(e: models.UnlockAccountEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.unlock(e.personnummer, requested_by=e.requested_by, form_ref=e.form_ref,
-                               request=request, clock=system_clock)
+        return accounts.unlock(
+            e.personnummer, requested_by=e.requested_by, form_ref=e.form_ref, request=request, clock=system_clock
+        )
 
     return _run("admin_unlock_account", "UnlockAccountEvent", event, act)
 
@@ -75,9 +86,14 @@ def admin_unlock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @bp.lambda_function(name="admin_record_unlock_decision")
 def admin_record_unlock_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def act(e: models.UnlockDecisionEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.record_unlock_decision(e.personnummer, approved=e.decision == "yes",
-                                               head_of_unit=e.head_of_unit, decision_ref=e.decision_ref,
-                                               request=request, clock=system_clock)
+        return accounts.record_unlock_decision(
+            e.personnummer,
+            approved=e.decision == "yes",
+            head_of_unit=e.head_of_unit,
+            decision_ref=e.decision_ref,
+            request=request,
+            clock=system_clock,
+        )
 
     return _run("admin_record_unlock_decision", "UnlockDecisionEvent", event, act)
 
@@ -85,7 +101,8 @@ def admin_record_unlock_decision(event: dict[str, Any], context: Any) -> dict[st
 @bp.lambda_function(name="admin_seal_record")
 def admin_seal_record(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def act(e: models.SealRecordEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.seal_record(e.personnummer, sealed=e.sealed, form_ref=e.form_ref, request=request,
-                                    clock=system_clock)
+        return accounts.seal_record(
+            e.personnummer, sealed=e.sealed, form_ref=e.form_ref, request=request, clock=system_clock
+        )
 
     return _run("admin_seal_record", "SealRecordEvent", event, act)

@@ -13,8 +13,12 @@ Text = Field(min_length=1, max_length=200)
 
 
 class AdminEvent(ApiModel):
-    ticket_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
-                            description="The support ticket (Easit / service portal) this action belongs to")
+    ticket_ref: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        description="The support ticket (Easit / service portal) this action belongs to",
+    )
     region: Region
     actor: str = Field(min_length=1, max_length=128, description="Who at the support desk carries out the action")
     personnummer: PersonnummerField
@@ -22,8 +26,11 @@ class AdminEvent(ApiModel):
 
 class LockAccountEvent(AdminEvent):
     requested_by: Literal["citizen", "care"]
-    requester: str = Field(min_length=1, max_length=200,
-                           description='"citizen", or the treating staff member who signed the form (HSA-id/name)')
+    requester: str = Field(
+        min_length=1,
+        max_length=200,
+        description='"citizen", or the treating staff member who signed the form (HSA-id/name)',
+    )
     form_ref: str = Text
 
 

@@ -29,7 +29,7 @@ class ConfiguredBankIDClient(BankIDClient):
     def __init__(self, api_url: str, certificates: tuple[str, str] | None, request_timeout: float = 5) -> None:
         # Deliberately not calling BankIDClient.__init__: it hard-codes the hosts.
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
-        self.certs = certificates  # type: ignore[assignment]
+        self.certs = certificates
         host = urlparse(self.api_url).hostname or ""
         verify: Any = True
         if self.api_url.startswith("https://"):

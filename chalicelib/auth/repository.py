@@ -1,7 +1,7 @@
 """Keys and DynamoDB calls for e-ID orders and sessions.
 
-  BANKID#<orderRef> / ORDER            → QR secret and start time; TTL; deleted when used
-  CITIZEN#<citizen id> / SESSION#<sha256 of token> → epoch, expiry; TTL
+BANKID#<orderRef> / ORDER            → QR secret and start time; TTL; deleted when used
+CITIZEN#<citizen id> / SESSION#<sha256 of token> → epoch, expiry; TTL
 """
 
 from __future__ import annotations

@@ -31,19 +31,40 @@ def _end_user_ip() -> str:
     return str(identity.get("sourceIp") or "127.0.0.1")
 
 
-@documented(bp, "/auth/bankid/start", "POST", summary="Start a BankID login", tag=TAG, models=MODELS,
-            request="StartRequest", responses={200: "StartResponse"}, problems=(409, 503))
+@documented(
+    bp,
+    "/auth/bankid/start",
+    "POST",
+    summary="Start a BankID login",
+    tag=TAG,
+    models=MODELS,
+    request="StartRequest",
+    responses={200: "StartResponse"},
+    problems=(409, 503),
+)
 def start() -> Response:
     from chalicelib.auth import models
 
     body = parse_body(bp.current_request, models.StartRequest)
     order = service.start(body.personnummer, _end_user_ip(), bankid=bankid_client(), clock=system_clock)
-    return ok(models.StartResponse(order_ref=order.order_ref, auto_start_token=order.auto_start_token,
-                                   qr_start_token=order.qr_start_token))
+    return ok(
+        models.StartResponse(
+            order_ref=order.order_ref, auto_start_token=order.auto_start_token, qr_start_token=order.qr_start_token
+        )
+    )
 
 
-@documented(bp, "/auth/bankid/qr", "POST", summary="Current animated QR payload", tag=TAG, models=MODELS,
-            request="OrderRequest", responses={200: "QrResponse"}, problems=(404,))
+@documented(
+    bp,
+    "/auth/bankid/qr",
+    "POST",
+    summary="Current animated QR payload",
+    tag=TAG,
+    models=MODELS,
+    request="OrderRequest",
+    responses={200: "QrResponse"},
+    problems=(404,),
+)
 def qr() -> Response:
     from chalicelib.auth import models
 
@@ -51,9 +72,17 @@ def qr() -> Response:
     return ok(models.QrResponse(qr_data=service.qr_data(body.order_ref, clock=system_clock)))
 
 
-@documented(bp, "/auth/bankid/collect", "POST", summary="Collect the BankID order; completes the login",
-            tag=TAG, models=MODELS, request="OrderRequest", responses={200: "CollectResponse"},
-            problems=(403, 404, 409, 503))
+@documented(
+    bp,
+    "/auth/bankid/collect",
+    "POST",
+    summary="Collect the BankID order; completes the login",
+    tag=TAG,
+    models=MODELS,
+    request="OrderRequest",
+    responses={200: "CollectResponse"},
+    problems=(403, 404, 409, 503),
+)
 def collect() -> Response:
     from chalicelib.auth import models
 
@@ -64,15 +93,26 @@ def collect() -> Response:
         return ok(models.CollectResponse(status=outcome.status, hint_code=outcome.hint_code))  # type: ignore[arg-type]
     principal = service.authenticate(outcome.session.token, clock=system_clock)
     me = profile.me(principal.account, register=register, clock=system_clock)
-    return ok(models.CollectResponse(
-        status="complete",
-        session=models.SessionOut(token=outcome.session.token, expires_at=outcome.session.expires_at),
-        me=models.Me.model_validate(me),
-    ))
+    return ok(
+        models.CollectResponse(
+            status="complete",
+            session=models.SessionOut(token=outcome.session.token, expires_at=outcome.session.expires_at),
+            me=models.Me.model_validate(me),
+        )
+    )
 
 
-@documented(bp, "/auth/bankid/cancel", "POST", summary="Cancel the BankID order", tag=TAG, models=MODELS,
-            request="OrderRequest", responses={204: None}, problems=(404,))
+@documented(
+    bp,
+    "/auth/bankid/cancel",
+    "POST",
+    summary="Cancel the BankID order",
+    tag=TAG,
+    models=MODELS,
+    request="OrderRequest",
+    responses={204: None},
+    problems=(404,),
+)
 def cancel() -> Response:
     from chalicelib.auth import models
 
@@ -81,8 +121,16 @@ def cancel() -> Response:
     return ok()
 
 
-@documented(bp, "/auth/logout", "POST", summary="End the session", tag=TAG, responses={204: None},
-            security="citizenSession", problems=(401,))
+@documented(
+    bp,
+    "/auth/logout",
+    "POST",
+    summary="End the session",
+    tag=TAG,
+    responses={204: None},
+    security="citizenSession",
+    problems=(401,),
+)
 def logout() -> Response:
     principal = service.authenticate(bearer_token(bp.current_request), clock=system_clock)
     service.logout(principal)

@@ -20,7 +20,14 @@ from chalicelib.auth import repository
 from chalicelib.core import dynamo
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.config import settings
-from chalicelib.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
+from chalicelib.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 from chalicelib.core.ids import new_token, token_digest
 from chalicelib.core.observability import logger, metrics
 from chalicelib.population.port import PopulationRegister
@@ -81,7 +88,9 @@ def _bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise InvalidInput("BankID godtog inte uppgifterna.", code="bankid-invalid-parameters") from None
     except (bankid_errors.BankIDError, OSError) as error:
         logger.warning("bankid unavailable", extra={"error": type(error).__name__})
-        raise ServiceUnavailable("BankID svarar inte just nu. Försök igen om en stund.", code="bankid-unavailable") from None
+        raise ServiceUnavailable(
+            "BankID svarar inte just nu. Försök igen om en stund.", code="bankid-unavailable"
+        ) from None
     except Exception as error:  # httpx transport errors
         if type(error).__module__.startswith("httpx"):
             logger.warning("bankid unreachable", extra={"error": type(error).__name__})
@@ -132,9 +141,7 @@ def collect(order_ref: str, *, bankid: BankID, register: PopulationRegister, clo
         raise
     session = _open_session(plan, order_ref, clock)
     metrics.add_metric(name="FirstLogin" if plan.first_login else "Login", unit="Count", value=1)
-    return CollectOutcome(
-        status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login
-    )
+    return CollectOutcome(status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login)
 
 
 def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock) -> Session:

@@ -62,7 +62,7 @@ def _to_attr(value: Any) -> AttrMap:
 
 
 def _from_attr(attr: AttrMap) -> Any:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "S":
         return value
     if kind == "N":
@@ -86,7 +86,7 @@ def to_item(values: Mapping[str, Any]) -> AttrMap:
     return {k: _to_attr(v) for k, v in values.items() if v is not None}
 
 
-def from_item(item: Mapping[str, AttrMap]) -> Item:
+def from_item(item: Mapping[str, Any]) -> Item:
     return {k: _from_attr(v) for k, v in item.items()}
 
 
@@ -107,7 +107,7 @@ def is_live(item: Mapping[str, Any] | None, now_epoch: int, ttl_attribute: str =
     return expires is None or int(expires) > now_epoch
 
 
-class TransactionConflict(Exception):  # noqa: N818 - it is a condition, not an error of ours
+class TransactionConflict(Exception):
     """A transaction was cancelled; `reasons[i]` is the cancellation code of its i-th action."""
 
     def __init__(self, reasons: list[str]) -> None:

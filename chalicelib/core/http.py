@@ -109,15 +109,17 @@ def error_middleware(event: Request, get_response: Callable[[Request], Response]
     except Exception:
         logger.exception("unhandled error")
         response = problem_response(
-            Problem("Ett oväntat fel inträffade. Försök igen senare.", code="internal-error",
-                    title="Tekniskt fel", status=500)
+            Problem(
+                "Ett oväntat fel inträffade. Försök igen senare.",
+                code="internal-error",
+                title="Tekniskt fel",
+                status=500,
+            )
         )
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(str(body["Code"]), "bad-request")
-        response = problem_response(
-            Problem(str(body.get("Message", "")), code=code, status=response.status_code)
-        )
+        response = problem_response(Problem(str(body.get("Message", "")), code=code, status=response.status_code))
     elapsed_ms = (time.perf_counter() - started) * 1000
     context = getattr(event, "context", None) or {}
     logger.info(

@@ -2,8 +2,8 @@
 
 Each route is declared with `documented(...)`, which registers it with Chalice and records its
 request and response models here, by name: the models module is imported only when the document is
-built or the route runs, because pydantic is a large part of a cold start; `document()` builds the schema that `GET /openapi.json` serves and
-that `docs/openapi.json` must equal (a test checks).
+built or the route runs, because pydantic is a large part of a cold start. `document()` builds the
+schema that `GET /openapi.json` serves and that `docs/openapi.json` must equal (a test checks).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def document() -> dict[str, Any]:
         entry: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "operationId": op.method.lower() + "_" + re.sub(r"[^A-Za-z0-9]+", "_", op.path).strip("_"),
             "responses": {},
         }
         parameters = [
@@ -136,7 +136,8 @@ def document() -> dict[str, Any]:
         request = resolve(op, op.request)
         if request is not None:
             entry["requestBody"] = {
-                "required": True,
+                # An empty body is fine where the model has no required field (e.g. start's optional pnr).
+                "required": any(f.is_required() for f in request.model_fields.values()),
                 "content": {"application/json": {"schema": ref(request)}},
             }
         for status, name in op.responses.items():

@@ -35,7 +35,9 @@ def proxy_eligible(guardian: Person, child: Person, clock: Clock) -> bool:
     return parse(child.personnummer).age_on(today) < PROXY_AGE_LIMIT
 
 
-def acting_for(guardian: Person, guardian_citizen_id: str, *, register: PopulationRegister, clock: Clock) -> list[ProxyLink]:
+def acting_for(
+    guardian: Person, guardian_citizen_id: str, *, register: PopulationRegister, clock: Clock
+) -> list[ProxyLink]:
     children = [c for c in register.children_of(guardian.personnummer) if proxy_eligible(guardian, c, clock)]
     if not children:
         return []

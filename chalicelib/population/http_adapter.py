@@ -33,13 +33,18 @@ class HttpPopulationRegister:
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                return json.loads(response.read())  # type: ignore[no-any-return]
+                result: dict[str, Any] = json.loads(response.read())
+                return result
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
-            raise ServiceUnavailable("Folkbokföringen svarar inte just nu.", code="population-register-unavailable") from None
+            raise ServiceUnavailable(
+                "Folkbokföringen svarar inte just nu.", code="population-register-unavailable"
+            ) from None
         except (urllib.error.URLError, TimeoutError):
-            raise ServiceUnavailable("Folkbokföringen svarar inte just nu.", code="population-register-unavailable") from None
+            raise ServiceUnavailable(
+                "Folkbokföringen svarar inte just nu.", code="population-register-unavailable"
+            ) from None
 
     def find(self, personnummer: str) -> Person | None:
         data = self._post("/persons/lookup", {"personnummer": personnummer})

@@ -21,8 +21,13 @@ def _inbox(citizen_id):
 def test_r03_lock_records_who_asked_region_form_and_time_and_is_audited(api):
     token = api.token_for(pnr("Sara"))
     citizen_id = token.split(".")[0]
-    result = lock(pnr("Sara"), requested_by="care", requester="SE2321000016-S002 Per Lund",
-                  formRef="COSMIC-FORM-77", ticketRef="EASIT-4711")
+    result = lock(
+        pnr("Sara"),
+        requested_by="care",
+        requester="SE2321000016-S002 Per Lund",
+        formRef="COSMIC-FORM-77",
+        ticketRef="EASIT-4711",
+    )
     assert result["ok"] is True
     recorded = result["lock"]
     assert recorded["requestedBy"] == "care"
@@ -71,7 +76,8 @@ def test_r05_person_without_account_cannot_be_locked_in_advance(api):
     # The refusal is audited under the keyed hash, never the personnummer.
     entries = audit.entries_for(audit.person_subject(lookup_key(pnr("Sara"))))
     assert [(e["action"], e["outcome"], e["ticketRef"]) for e in entries] == [
-        ("account.lock", "refused:no-account", "EASIT-5")]
+        ("account.lock", "refused:no-account", "EASIT-5")
+    ]
     # And the person can still log in afterwards: new users cannot be blocked.
     assert api.login(pnr("Sara"))["body"]["status"] == "complete"
 
@@ -168,8 +174,9 @@ def test_admin_events_are_validated_and_never_echo_personnummer(api):
     result = admin("admin_lock_account", "198504022390", requestedBy="care", requester="x", formRef="f")
     assert result["ok"] is False and result["code"] == "invalid-input"
     assert "198504022390" not in str(result)
-    missing = admin("admin_lock_account", pnr("Sara"), region="Region Atlantis", requestedBy="care",
-                    requester="x", formRef="f")
+    missing = admin(
+        "admin_lock_account", pnr("Sara"), region="Region Atlantis", requestedBy="care", requester="x", formRef="f"
+    )
     assert missing["code"] == "invalid-input"
 
 

@@ -62,8 +62,9 @@ def test_r02a_deceased_person_cannot_log_in_and_account_is_inactivated(api, monk
     # Sara logs in, then the register reports her deceased: next login inactivates, old session dies.
     token = api.token_for(pnr("Sara"))
     sara = register.find(pnr("Sara"))
-    monkeypatch.setattr(register, "find",
-                        lambda n: Person(**{**sara.__dict__, "deceased": True}) if n == pnr("Sara") else None)
+    monkeypatch.setattr(
+        register, "find", lambda n: Person(**{**sara.__dict__, "deceased": True}) if n == pnr("Sara") else None
+    )
     outcome = api.login(pnr("Sara"))
     assert outcome["status"] == 403 and outcome["body"]["code"] == "deceased"
     assert service.find_by_personnummer(pnr("Sara")).status == "inactivated"
@@ -128,8 +129,10 @@ def test_qr_flow_completed_through_simulator_control_endpoint(api):
     status, started, _ = api.call("POST", "/auth/bankid/start", {})
     request = urllib.request.Request(
         f"{api.stack.environment()['BANKID_SIMULATOR_URL']}/sim/orders/{started['orderRef']}/complete",
-        data=json.dumps({"personalNumber": pnr("Anna")}).encode(), headers={"Content-Type": "application/json"},
-        method="POST")
+        data=json.dumps({"personalNumber": pnr("Anna")}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     urllib.request.urlopen(request, timeout=5).read()
     status, body, _ = api.call("POST", "/auth/bankid/collect", {"orderRef": started["orderRef"]})
     assert status == 200 and body["status"] == "complete" and body["me"]["name"] == "Anna Andersson"

@@ -1,0 +1,54 @@
+"""CDK entry point. From infra/: `npx aws-cdk@2 deploy -c stage=prod` (README.md).
+
+Also runnable as `python infra/app.py` (the tests do): cdk.json's context is loaded here too, so a
+direct run synthesizes with the same feature flags and defaults as the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+INFRA_DIR = Path(__file__).resolve().parent
+REPO_ROOT = INFRA_DIR.parent
+# The repo root goes first: `infra.*` resolves, and the `import app` that Chalice's packaging does
+# finds the Lambda app.py at the root, never this file (whose directory Python put on the path).
+sys.path.insert(0, str(REPO_ROOT))
+
+import aws_cdk as cdk  # noqa: E402
+
+from infra.stack import DEFAULT_BANKID_API_URL, EServicesStack  # noqa: E402
+
+
+def main() -> None:
+    context = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
+    # Values given with -c (or CDK_CONTEXT_JSON) take precedence over these.
+    app = cdk.App(context=context)
+
+    def ctx(key: str, default: str = "") -> str:
+        value = app.node.try_get_context(key)
+        return default if value is None else str(value)
+
+    stage = ctx("stage", "dev")
+    stack = EServicesStack(
+        app,
+        f"e-services-{stage}",
+        stage=stage,
+        bankid_api_url=ctx("bankidApiUrl", DEFAULT_BANKID_API_URL),
+        population_register_url=ctx("populationRegisterUrl"),
+        alarm_email=ctx("alarmEmail") or None,
+        # Pinned region: patient data must not land wherever a default profile points.
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=ctx("region", "eu-north-1")),
+        termination_protection=stage == "prod",
+        description=f"e-services ({stage}): 1177-style patient e-services backend",
+    )
+    # For cost allocation and for finding everything of one stage in the console.
+    cdk.Tags.of(stack).add("app", "e-services")
+    cdk.Tags.of(stack).add("stage", stage)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

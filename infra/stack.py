@@ -1,0 +1,726 @@
+"""The e-services stack: data resources from `definitions.py`, the Chalice app, least-privilege roles.
+
+Shape:
+- `DataResources` turns `definitions.TABLES/QUEUES/BUCKETS` into encrypted AWS resources (plus the
+  KMS keys, the secrets and the alarm topic). Adding an entry in definitions.py is all it takes.
+- `FUNCTIONS` says, per Chalice function, exactly which actions it may take on which table/secret and
+  which event source feeds it. Every function the app declares must be listed (synth fails otherwise),
+  so no function silently runs with another's permissions.
+- `EServicesStack` creates one role and one log group per function, packages the Chalice app with
+  `chalice.cdk.Chalice` and patches the generated functions (name, role, memory, timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from chalice.utils import to_cfn_resource_name
+from constructs import Construct
+
+from infra.definitions import (
+    AUDIT_TABLE,
+    BUCKETS,
+    IDEMPOTENCY_TABLE,
+    MAIN_TABLE,
+    QUEUES,
+    TABLES,
+    Bucket,
+    Queue,
+    Table,
+    resource_name,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "e-services"
+DEFAULT_BANKID_API_URL = "https://appapi2.bankid.com/rp/v6.0/"
+API_GATEWAY_STAGE = "api"  # Chalice's default; part of EndpointURL and of the 5xx alarm's dimensions
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+# Env var names of the two secrets; FunctionSpec.secrets refers to secrets by these names.
+HMAC_ARN_VAR = "PNR_HMAC_SECRET_ARN"
+BANKID_CERT_ARN_VAR = "BANKID_CERT_SECRET_ARN"
+
+# --- DynamoDB action sets. There is no Scan anywhere, on purpose (DESIGN.md: reads are by key). ---
+# IAM has no TransactWriteItems/TransactGetItems actions: a transaction is authorised per item with
+# PutItem/UpdateItem/DeleteItem/ConditionCheckItem (and GetItem for TransactGetItems).
+ITEM_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+ITEM_WRITE = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+)
+ADMIN_MAIN_ACCESS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+)
+IDEMPOTENCY_ACCESS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything one Chalice function may do; anything not listed is denied."""
+
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Table.logical_id -> actions
+    secrets: tuple[str, ...] = ()  # env var names of the secrets it may read
+    send_to: tuple[str, ...] = ()  # Queue.logical_ids it may send messages to
+    buckets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Bucket id -> s3 object actions
+    memory_mb: int = 512
+    timeout_s: int = 30
+    stream_from: str | None = None  # Table.logical_id whose stream invokes it
+    queue_from: str | None = None  # Queue.logical_id whose messages invoke it
+
+
+_ADMIN = FunctionSpec(
+    tables={MAIN_TABLE.logical_id: ADMIN_MAIN_ACCESS, AUDIT_TABLE.logical_id: ("dynamodb:PutItem",)},
+    secrets=(HMAC_ARN_VAR,),
+)
+
+# Chalice function name -> its permissions. Event functions are one entry each, e.g.
+#   "inbox_events": FunctionSpec(tables={...}, stream_from=MAIN_TABLE.logical_id),
+#   "send_notifications": FunctionSpec(tables={...}, queue_from="NotificationsQueue"),
+# and `send_to=("NotificationsQueue",)` / `buckets={"AttachmentsBucket": ("s3:GetObject",)}` for
+# the producers. The env vars naming every table/queue/bucket reach all functions.
+FUNCTIONS: dict[str, FunctionSpec] = {
+    "api_handler": FunctionSpec(
+        tables={
+            MAIN_TABLE.logical_id: ITEM_READ + ITEM_WRITE,
+            AUDIT_TABLE.logical_id: ("dynamodb:PutItem", "dynamodb:Query"),
+            IDEMPOTENCY_TABLE.logical_id: IDEMPOTENCY_ACCESS,
+        },
+        secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR),
+    ),
+    "admin_lock_account": _ADMIN,
+    "admin_unlock_account": _ADMIN,
+    "admin_record_unlock_decision": _ADMIN,
+    "admin_seal_record": _ADMIN,
+}
+
+
+def chalice_logical_id(function_name: str) -> str:
+    """The CloudFormation logical id `chalice package` gives a function."""
+    # The REST API handler is special-cased by Chalice (it is not "ApiHandler").
+    return "APIHandler" if function_name == "api_handler" else to_cfn_resource_name(function_name)
+
+
+class DataResources(Construct):
+    """Keys, tables, queues, buckets, secrets and the alarm topic, built from definitions.py."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        tables: Sequence[Table] = TABLES,
+        queues: Sequence[Queue] = QUEUES,
+        buckets: Sequence[Bucket] = BUCKETS,
+        alarm_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.stage = stage
+        stack = cdk.Stack.of(self)
+
+        # One customer-managed key for all health data (tables, streams, secrets, queues, buckets):
+        # rotation on, and never deleted with the stack, since losing it loses the data.
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            alias=f"alias/{APP_NAME}-{stage}-data",
+            description=f"{APP_NAME} {stage}: encrypts patient data at rest",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # A separate key for operational data (logs, alarm topic), so the services that need it
+        # (CloudWatch Logs, CloudWatch alarms) get no grant on the data key.
+        self.ops_key = kms.Key(
+            self,
+            "OpsKey",
+            alias=f"alias/{APP_NAME}-{stage}-ops",
+            description=f"{APP_NAME} {stage}: encrypts logs and alarm notifications",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.ops_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsForThisAppsLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"/aws/lambda/{APP_NAME}-{stage}-*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        # CloudWatch alarms publish to the encrypted topic as the cloudwatch service principal.
+        self.ops_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsToEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{APP_NAME}-{stage}-alarms",
+            master_key=self.ops_key,
+            enforce_ssl=True,
+        )
+        if alarm_email:
+            self.alarm_topic.add_subscription(sns_subscriptions.EmailSubscription(alarm_email))
+
+        self.tables: dict[str, dynamodb.Table] = {t.logical_id: self._table(t) for t in tables}
+        self.queue_definitions: dict[str, Queue] = {q.logical_id: q for q in queues}
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        for q in queues:
+            self._queue(q)
+        self.buckets: dict[str, s3.Bucket] = {b.logical_id: self._bucket(b) for b in buckets}
+
+        # The HMAC key that turns a personnummer into a lookup key. Generated here and never
+        # rotated automatically: a new key would orphan every stored lookup key.
+        self.pnr_hmac_secret = secretsmanager.Secret(
+            self,
+            "PnrHmacSecret",
+            secret_name=f"{APP_NAME}/{stage}/pnr-hmac-key",
+            description="HMAC key (plain string) for personnummer lookup keys; never rotate casually",
+            encryption_key=self.data_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # BankID RP client certificate: created as a placeholder, filled by operators (README).
+        # CloudFormation only rewrites SecretString when this template value changes, so later
+        # deploys leave the operators' value alone.
+        self.bankid_cert_secret = secretsmanager.Secret(
+            self,
+            "BankidCertSecret",
+            secret_name=f"{APP_NAME}/{stage}/bankid-rp-certificate",
+            description='BankID RP client certificate: {"certificate": PEM, "privateKey": PEM}',
+            encryption_key=self.data_key,
+            secret_object_value={
+                # Empty placeholders, not secrets.
+                "certificate": cdk.SecretValue.unsafe_plain_text(""),
+                "privateKey": cdk.SecretValue.unsafe_plain_text(""),
+            },
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.secrets: dict[str, secretsmanager.Secret] = {
+            HMAC_ARN_VAR: self.pnr_hmac_secret,
+            BANKID_CERT_ARN_VAR: self.bankid_cert_secret,
+        }
+
+    # -- builders -------------------------------------------------------------------------------
+
+    def _table(self, t: Table) -> dynamodb.Table:
+        # Every table gets the same protection (PITR, CMK, deletion protection, RETAIN): the
+        # idempotency table does not need it, but a future table holding patient data will.
+        table = dynamodb.Table(
+            self,
+            t.logical_id,
+            table_name=resource_name(self.stage, t.logical_id),
+            partition_key=dynamodb.Attribute(name=t.partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=(dynamodb.Attribute(name=t.sort_key, type=dynamodb.AttributeType.STRING) if t.sort_key else None),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.data_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            time_to_live_attribute=t.ttl_attribute,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if t.stream else None,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        for index in t.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+                sort_key=(
+                    dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
+                    if index.sort_key
+                    else None
+                ),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+    def encrypted_queue(self, construct_id: str, queue_name: str, **kwargs: Any) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            queue_name=queue_name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.data_key,
+            enforce_ssl=True,
+            **kwargs,
+        )
+
+    def _queue(self, q: Queue) -> None:
+        name = resource_name(self.stage, q.logical_id)
+        dlq = self.encrypted_queue(f"{q.logical_id}Dlq", f"{name}-dlq", retention_period=cdk.Duration.days(14))
+        self.dlq_depth_alarm(dlq, f"{q.logical_id}DlqDepth")
+        self.dead_letter_queues[q.logical_id] = dlq
+        self.queues[q.logical_id] = self.encrypted_queue(
+            q.logical_id,
+            name,
+            visibility_timeout=cdk.Duration.seconds(q.visibility_timeout_s),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=q.max_receive_count),
+        )
+
+    def _bucket(self, b: Bucket) -> s3.Bucket:
+        # Bucket names are global: let CloudFormation derive a unique one from the stack name.
+        return s3.Bucket(
+            self,
+            b.logical_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.data_key,
+            bucket_key_enabled=True,  # fewer KMS calls per object
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=False,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    # -- alarms ---------------------------------------------------------------------------------
+
+    def alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        """An alarm that fires on any occurrence (>= 1 in 5 minutes) and notifies the alarm topic."""
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{APP_NAME}-{self.stage}-{construct_id}",
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def dlq_depth_alarm(self, dlq: sqs.Queue, construct_id: str) -> cloudwatch.Alarm:
+        return self.alarm(
+            construct_id,
+            dlq.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5), statistic="Maximum"),
+            "Messages reached a dead-letter queue: see docs/runbooks/ before redriving.",
+        )
+
+    # -- grants ---------------------------------------------------------------------------------
+
+    def data_key_statement(self) -> iam.PolicyStatement:
+        """Use of the data key, only through the services that store data with it."""
+        region = cdk.Stack.of(self).region
+        return iam.PolicyStatement(
+            actions=[
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+                "kms:DescribeKey",
+            ],
+            resources=[self.data_key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [
+                        f"{service}.{region}.amazonaws.com" for service in ("dynamodb", "secretsmanager", "sqs", "s3")
+                    ]
+                }
+            },
+        )
+
+    def table_statement(self, table_id: str, actions: Sequence[str]) -> iam.PolicyStatement:
+        table = self.tables[table_id]
+        resources = [table.table_arn]
+        if "dynamodb:Query" in actions:  # only Query reads an index
+            resources.append(f"{table.table_arn}/index/*")
+        return iam.PolicyStatement(actions=list(actions), resources=resources)
+
+
+def wire_stream_consumer(
+    data: DataResources,
+    *,
+    name: str,
+    role: iam.IRole,
+    table_id: str,
+    batch_size: int = 100,
+    max_retries: int = 5,
+) -> lambda_.CfnEventSourceMapping:
+    """Feed a table's stream to function `name` (Chalice cannot map a CDK-created stream itself).
+
+    Partial batch failures, bisect on error and bounded retries; what still fails is recorded on an
+    on-failure queue (stream metadata, not item data) whose depth raises an alarm.
+    """
+    table = data.tables[table_id]
+    if table.table_stream_arn is None:
+        raise ValueError(f"{table_id} has no stream: set stream=True in definitions.py")
+    cfn_name = to_cfn_resource_name(name)
+    failures = data.encrypted_queue(
+        f"{cfn_name}StreamFailures",
+        resource_name(data.stage, f"{cfn_name}StreamFailures"),
+        retention_period=cdk.Duration.days(14),
+    )
+    data.dlq_depth_alarm(failures, f"{cfn_name}StreamFailuresDepth")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            resources=[table.table_stream_arn],
+        )
+    )
+    role.add_to_principal_policy(  # ListStreams has no resource-level scope
+        iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
+    mapping = lambda_.CfnEventSourceMapping(
+        data,
+        f"{cfn_name}StreamMapping",
+        function_name=resource_name(data.stage, name),
+        event_source_arn=table.table_stream_arn,
+        # From the oldest record: a re-created mapping misses nothing; consumers are idempotent.
+        starting_position="TRIM_HORIZON",
+        batch_size=batch_size,
+        bisect_batch_on_function_error=True,
+        maximum_retry_attempts=max_retries,
+        maximum_record_age_in_seconds=24 * 3600,
+        function_response_types=["ReportBatchItemFailures"],
+        destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(destination=failures.queue_arn)
+        ),
+    )
+    # Lambda checks the role's permissions when it creates the mapping.
+    mapping.node.add_dependency(role)
+    return mapping
+
+
+def wire_queue_consumer(
+    data: DataResources,
+    *,
+    name: str,
+    role: iam.IRole,
+    queue_id: str,
+    function_timeout_s: int,
+    batch_size: int = 10,
+) -> lambda_.CfnEventSourceMapping:
+    """Feed an SQS queue to function `name` with partial batch failures (the queue's own DLQ and
+    its alarm catch what keeps failing)."""
+    queue = data.queues[queue_id]
+    if data.queue_definitions[queue_id].visibility_timeout_s < function_timeout_s:
+        # Lambda refuses such a mapping at deploy time; fail at synth instead.
+        raise ValueError(f"{queue_id}: visibility timeout must be >= the function timeout")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            resources=[queue.queue_arn],
+        )
+    )
+    mapping = lambda_.CfnEventSourceMapping(
+        data,
+        f"{to_cfn_resource_name(name)}QueueMapping",
+        function_name=resource_name(data.stage, name),
+        event_source_arn=queue.queue_arn,
+        batch_size=batch_size,
+        function_response_types=["ReportBatchItemFailures"],
+    )
+    mapping.node.add_dependency(role)
+    return mapping
+
+
+class _ChaliceStageScope(Construct):
+    """A scope whose `to_string()` is the stage name.
+
+    `chalice.cdk.Chalice` takes its Chalice stage from `scope.to_string()` (normally the construct
+    path, e.g. "e-services-dev"). Wrapping it makes the Chalice stage the plain stage ("dev"), so
+    `.chalice/config.json` stage sections, the layer name and the chalice tags line up with it.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
+        super().__init__(scope, construct_id)
+        self._stage = stage
+
+    def to_string(self) -> str:
+        return self._stage
+
+
+@contextlib.contextmanager
+def _chalice_packaging_sandbox(region: str) -> Iterator[None]:
+    """Contain the side effects of `chalice package`, which `Chalice(...)` runs in-process.
+
+    - It writes `chalice.out/` into the current directory: use a temporary one. The construct's
+      CfnInclude and assets copy what they need into cdk.out before the constructor returns.
+    - It copies the stage's environment variables into `os.environ` (they are CDK tokens here):
+      restore the environment afterwards.
+    - It builds a botocore client to learn the region's service principals: it needs a region.
+    """
+    saved = dict(os.environ)
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        with tempfile.TemporaryDirectory(prefix="chalice-out-") as tmp, contextlib.chdir(tmp):
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class EServicesStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        bankid_api_url: str = DEFAULT_BANKID_API_URL,
+        population_register_url: str = "",
+        alarm_email: str | None = None,
+        source_dir: Path = REPO_ROOT,
+        functions: Mapping[str, FunctionSpec] = FUNCTIONS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage
+        if not population_register_url:
+            cdk.Annotations.of(self).add_warning_v2(
+                "e-services:populationRegisterUrl",
+                "populationRegisterUrl context is empty: POPULATION_REGISTER_URL will be blank",
+            )
+        data = DataResources(self, "Data", stage=stage, alarm_email=alarm_email)
+        self.data = data
+
+        # Roles and log groups first: Chalice needs the role ARNs in its stage config.
+        self.function_names = {name: resource_name(stage, name) for name in functions}
+        self.roles: dict[str, iam.Role] = {}
+        log_groups: dict[str, logs.LogGroup] = {}
+        policies: dict[str, iam.Policy] = {}
+        for name, spec in functions.items():
+            log_groups[name] = logs.LogGroup(
+                self,
+                f"{chalice_logical_id(name)}Logs",
+                log_group_name=f"/aws/lambda/{self.function_names[name]}",
+                retention=LOG_RETENTION,
+                encryption_key=data.ops_key,
+                removal_policy=cdk.RemovalPolicy.RETAIN if stage == "prod" else cdk.RemovalPolicy.DESTROY,
+            )
+            self.roles[name], policies[name] = self._function_role(name, spec, log_groups[name])
+
+        environment = {
+            "STAGE": stage,
+            **{t.env_var: data.tables[t.logical_id].table_name for t in TABLES},
+            **{q.env_var: data.queues[q.logical_id].queue_url for q in QUEUES},
+            **{b.env_var: data.buckets[b.logical_id].bucket_name for b in BUCKETS},
+            HMAC_ARN_VAR: data.pnr_hmac_secret.secret_arn,
+            BANKID_CERT_ARN_VAR: data.bankid_cert_secret.secret_arn,
+            "BANKID_API_URL": bankid_api_url,
+            "POPULATION_REGISTER_URL": population_register_url,
+            "SESSION_TTL_SECONDS": "3600",
+            "POWERTOOLS_SERVICE_NAME": APP_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": "EServices",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        stage_config: dict[str, Any] = {
+            # No Chalice-managed role or autogenerated policy (it would grant whatever boto3
+            # calls it finds, Scan included). The top-level role is the API handler's; each
+            # other function's Role is overridden below.
+            "manage_iam_role": False,
+            "autogen_policy": False,
+            "iam_role_arn": self.roles["api_handler"].role_arn,
+            # Dependencies in a layer: `chalice package` caches it in .chalice/deployments keyed by
+            # requirements.txt alone, so only a requirements change downloads wheels again.
+            "automatic_layer": True,
+            "lambda_architecture": "arm64",
+            "lambda_memory_size": functions["api_handler"].memory_mb,
+            "lambda_timeout": functions["api_handler"].timeout_s,
+            "xray": True,  # Lambda active tracing (no X-Ray SDK in the code; DESIGN.md)
+            "api_gateway_endpoint_type": "REGIONAL",  # clients are in Sweden; no edge hop
+            "api_gateway_stage": API_GATEWAY_STAGE,
+            "environment_variables": environment,
+        }
+        with _chalice_packaging_sandbox(self.region):
+            self.chalice = Chalice(
+                _ChaliceStageScope(self, "App", stage=stage),
+                "Chalice",
+                source_dir=str(source_dir),
+                stage_config=stage_config,
+            )
+
+        self._check_functions_match(functions)
+        for name, spec in functions.items():
+            fn = self.chalice.get_resource(chalice_logical_id(name))
+            # A fixed name gives a known log group (created first, encrypted, with retention)
+            # and names the support desk can find in the console.
+            fn.add_property_override("FunctionName", self.function_names[name])
+            fn.add_property_override("Role", self.roles[name].role_arn)
+            fn.add_property_override("MemorySize", spec.memory_mb)
+            fn.add_property_override("Timeout", spec.timeout_s)
+            fn.node.add_dependency(policies[name])  # permissions in place before the code runs
+            fn.node.add_dependency(log_groups[name])
+            self._wire_event_source(name, spec, fn)
+            data.alarm(
+                f"{chalice_logical_id(name)}Errors",
+                cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name="Errors",
+                    dimensions_map={"FunctionName": self.function_names[name]},
+                    statistic="Sum",
+                    period=cdk.Duration.minutes(5),
+                ),
+                f"{name} raised errors.",
+            )
+
+        # Name the REST API per stage so the 5xx alarm's ApiName dimension is unambiguous.
+        api_name = f"{APP_NAME}-{stage}"
+        rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("Name", api_name)
+        rest_api.add_property_override("TracingEnabled", True)  # Chalice's `xray` covers Lambda only
+        data.alarm(
+            "Api5xx",
+            cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name="5XXError",
+                dimensions_map={"ApiName": api_name, "Stage": API_GATEWAY_STAGE},
+                statistic="Sum",
+                period=cdk.Duration.minutes(5),
+            ),
+            "The API answered 5xx (the contract allows none).",
+        )
+
+        # Chalice already outputs EndpointURL (the API URL); add what operators look up.
+        for t in TABLES:
+            cdk.CfnOutput(self, f"{t.logical_id}Name", value=data.tables[t.logical_id].table_name)
+        cdk.CfnOutput(self, "BankidCertSecretArn", value=data.bankid_cert_secret.secret_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=data.alarm_topic.topic_arn)
+        for name in functions:
+            if name.startswith("admin_"):
+                cdk.CfnOutput(self, f"{chalice_logical_id(name)}FunctionName", value=self.function_names[name])
+
+    def _function_role(self, name: str, spec: FunctionSpec, log_group: logs.LogGroup) -> tuple[iam.Role, iam.Policy]:
+        """The function's own role and the policy granting exactly what `spec` lists."""
+        data = self.data
+        cfn_name = chalice_logical_id(name)
+        role = iam.Role(
+            self,
+            f"{cfn_name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name} ({self.stage}): only what infra/stack.py FUNCTIONS lists",
+        )
+        statements = [
+            # AWSLambdaBasicExecutionRole, narrowed to the function's own, pre-created log group.
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            # Active tracing; these X-Ray actions have no resource-level scope.
+            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
+        ]
+        statements += [data.table_statement(t, actions) for t, actions in spec.tables.items()]
+        statements += [
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[data.secrets[secret_env].secret_arn],
+            )
+            for secret_env in spec.secrets
+        ]
+        statements += [
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[data.queues[q].queue_arn]) for q in spec.send_to
+        ]
+        statements += [
+            iam.PolicyStatement(actions=list(actions), resources=[data.buckets[b].arn_for_objects("*")])
+            for b, actions in spec.buckets.items()
+        ]
+        if any((spec.tables, spec.secrets, spec.send_to, spec.buckets, spec.stream_from, spec.queue_from)):
+            statements.append(data.data_key_statement())
+        # A separate policy (not inline in the role) so the function can depend on it without
+        # a cycle; event-source wiring adds its statements to the role's default policy.
+        policy = iam.Policy(self, f"{cfn_name}Policy", roles=[role], statements=statements)
+        return role, policy
+
+    def _wire_event_source(self, name: str, spec: FunctionSpec, fn: cdk.CfnResource) -> None:
+        mappings: list[lambda_.CfnEventSourceMapping] = []
+        if spec.stream_from:
+            mappings.append(
+                wire_stream_consumer(
+                    self.data,
+                    name=name,
+                    role=self.roles[name],
+                    table_id=spec.stream_from,
+                )
+            )
+        if spec.queue_from:
+            mappings.append(
+                wire_queue_consumer(
+                    self.data,
+                    name=name,
+                    role=self.roles[name],
+                    queue_id=spec.queue_from,
+                    function_timeout_s=spec.timeout_s,
+                )
+            )
+        for mapping in mappings:
+            mapping.node.add_dependency(fn)  # the mapping names the function; it must exist
+
+    def _check_functions_match(self, functions: Mapping[str, FunctionSpec]) -> None:
+        """Fail synth if app.py and FUNCTIONS disagree (an unlisted function would run with the
+        API handler's role; a listed but missing one would break the overrides)."""
+        in_app = {
+            child.node.id
+            for child in self.chalice.sam_template.node.children
+            if isinstance(child, cdk.CfnResource) and child.cfn_resource_type == "AWS::Serverless::Function"
+        }
+        expected = {chalice_logical_id(name) for name in functions}
+        if in_app != expected:
+            raise ValueError(
+                "Chalice functions and infra/stack.py FUNCTIONS differ: "
+                f"only in app.py: {sorted(in_app - expected)}, "
+                f"only in FUNCTIONS: {sorted(expected - in_app)}"
+            )
