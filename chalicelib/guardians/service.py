@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.accounts import service as accounts
-from chalicelib.core.clock import STOCKHOLM, Clock
+from chalicelib.core.clock import Clock, stockholm_date
 from chalicelib.core.personal_number import parse
 from chalicelib.population.models import Person
 from chalicelib.population.port import PopulationRegister
@@ -31,7 +31,7 @@ def proxy_eligible(guardian: Person, child: Person, clock: Clock) -> bool:
         return False
     if guardian.personnummer not in child.guardians:
         return False
-    today = clock().astimezone(STOCKHOLM).date()
+    today = stockholm_date(clock())
     return parse(child.personnummer).age_on(today) < PROXY_AGE_LIMIT
 
 

@@ -1,0 +1,237 @@
+"""`make bench`: prints one JSON object (and writes bench/results.json) with the figures API.md names.
+
+Against DynamoDB Local and the BankID simulator on loopback, with the app in-process:
+- cold_start_ratio: a fresh interpreter importing the app and serving one authenticated request
+  (GET /me), over the floor of a fresh interpreter importing boto3 and doing one GetItem (medians).
+- dynamodb_requests: DynamoDB API calls per operation, counted with a botocore event hook.
+- p50_ms / p95_ms: per operation through the Chalice handler (API Gateway proxy events).
+- overhead_ratio: operation time (less time waiting on BankID) over the time spent inside its
+  DynamoDB calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("BENCH_RUNS", "60"))
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
+
+FLOOR_SCRIPT = """
+import time; t0 = time.perf_counter()
+import os, boto3
+client = boto3.client("dynamodb")
+client.get_item(TableName=os.environ["MAIN_TABLE"], Key={"pk": {"S": "BENCH"}, "sk": {"S": "BENCH"}})
+print(time.perf_counter() - t0)
+"""
+
+APP_SCRIPT = """
+import time; t0 = time.perf_counter()
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from app import app
+from bench.events import api_event
+response = app(api_event("GET", "/me", token=os.environ["BENCH_TOKEN"]), None)
+assert response["statusCode"] == 200, response
+print(time.perf_counter() - t0)
+"""
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class DynamoMeter:
+    """Counts DynamoDB calls and the wall time spent inside them (botocore before/after-call hooks)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def _before(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+        self._started = time.perf_counter()
+
+    def _after(self, **_: Any) -> None:
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def reset(self) -> None:
+        self.calls, self.seconds = [], 0.0
+
+
+class TimedBankID:
+    """Wraps the BankID client to take its HTTP time out of the app's overhead."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return target(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+def cold_start(env: dict[str, str], token: str) -> dict[str, Any]:
+    # Both sides import byte-compiled modules: pip compiled boto3 at install; compile the app the same
+    # way (this machine sets PYTHONDONTWRITEBYTECODE, which would make the app pay for compiling).
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "app.py", "chalicelib"], cwd=ROOT, check=True)  # noqa: S603
+
+    def run(script: str) -> float:
+        result = subprocess.run(  # noqa: S603 - fixed script
+            [sys.executable, "-c", script], env={**env, "BENCH_TOKEN": token}, cwd=ROOT,
+            capture_output=True, text=True, check=True, timeout=60,
+        )
+        return float(result.stdout.strip().splitlines()[-1])
+
+    run(FLOOR_SCRIPT), run(APP_SCRIPT)  # warm-up: byte-compile and page in, as a deployed package would be
+    floor: list[float] = []
+    app: list[float] = []
+    for _ in range(COLD_RUNS):  # interleaved, so drift in the machine's load hits both sides alike
+        floor.append(run(FLOOR_SCRIPT))
+        app.append(run(APP_SCRIPT))
+    return {
+        "cold_start_ratio": round(statistics.median(a / f for a, f in zip(app, floor, strict=True)), 3),
+        "cold_start_ms": {"app_import_and_first_me": round(statistics.median(app) * 1000, 1),
+                          "floor_boto3_import_and_get_item": round(statistics.median(floor) * 1000, 1)},
+    }
+
+
+def main() -> None:
+    from local.services import Ports, Stack, free_port, start_backing_services
+    from tests.support import fresh_settings, pnr
+
+    ports = Ports(api=free_port(), bankid=free_port(), dynamodb=free_port(), moto=free_port())
+    stack = Stack(ports=ports, data_dir=None, log_dir=ROOT / ".local" / "bench-logs")
+    try:
+        start_backing_services(stack)
+        env = {**os.environ, **stack.environment()}
+        os.environ.update(env)
+        fresh_settings()
+        # The app's own logs and metrics would drown the JSON; they still run (production-like cost).
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            results = measure(env, pnr)
+    finally:
+        stack.stop()
+    out = json.dumps(results, indent=2, sort_keys=True)
+    (ROOT / "bench" / "results.json").write_text(out + "\n", encoding="utf-8")
+    print(out)
+
+
+def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
+    from app import app
+    from bench.events import api_event
+    from chalicelib.auth import bankid as bankid_module
+    from chalicelib.core import dynamo
+
+    meter = DynamoMeter()
+    meter.attach(dynamo.client())
+    timed_bankid = TimedBankID(bankid_module.bankid_client())
+    bankid_module.bankid_client = lambda: timed_bankid  # type: ignore[assignment]
+
+    def call(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+        response = app(api_event(method, path, body=body, token=token), None)
+        return {"status": response["statusCode"], "body": json.loads(response["body"] or "null")}
+
+    samples: dict[str, list[float]] = {"login": [], "login_start": [], "me": []}
+    raw: dict[str, list[float]] = {k: [] for k in samples}
+    requests: dict[str, int] = {}
+    citizens = [pnr(name) for name in ("Sara", "Johan", "Lars", "Erik")]
+    sara_token = ""
+    for i in range(RUNS):
+        personnummer = citizens[i % len(citizens)]
+        meter.reset()
+        timed_bankid.seconds = 0.0
+        started = time.perf_counter()
+        order = call("POST", "/auth/bankid/start", {"personnummer": personnummer})
+        samples["login_start"].append(time.perf_counter() - started - timed_bankid.seconds)
+        raw["login_start"].append(meter.seconds)
+        requests["login_start"] = len(meter.calls)
+        pending = call("POST", "/auth/bankid/collect", {"orderRef": order["body"]["orderRef"]})
+        assert pending["body"]["status"] == "pending", pending
+        meter.reset()
+        timed_bankid.seconds = 0.0
+        started = time.perf_counter()
+        done = call("POST", "/auth/bankid/collect", {"orderRef": order["body"]["orderRef"]})
+        elapsed = time.perf_counter() - started - timed_bankid.seconds
+        assert done["status"] == 200 and done["body"]["status"] == "complete", done
+        # The collect response embeds GET /me; count the login itself apart from that read.
+        if i >= len(citizens):  # first logins (activation) are fewer requests; report steady state
+            samples["login"].append(elapsed)
+            raw["login"].append(meter.seconds)
+        token = done["body"]["session"]["token"]
+        meter.reset()
+        started = time.perf_counter()
+        me = call("GET", "/me", token=token)
+        assert me["status"] == 200
+        if personnummer == citizens[0]:  # Sara: not a guardian, so GET /me is the session check alone
+            samples["me"].append(time.perf_counter() - started)
+            raw["me"].append(meter.seconds)
+            requests["me"] = len(meter.calls)
+            sara_token = token
+        else:
+            requests["me_guardian_of_three"] = max(requests.get("me_guardian_of_three", 0), len(meter.calls))
+
+    # The login proper (what the completing collect commits), without the embedded profile read.
+    meter.reset()
+    from chalicelib.accounts import service as accounts
+    from chalicelib.core.clock import system_clock
+    from chalicelib.population.port import population_register
+
+    order = call("POST", "/auth/bankid/start", {"personnummer": citizens[0]})
+    call("POST", "/auth/bankid/collect", {"orderRef": order["body"]["orderRef"]})
+    meter.reset()
+    from chalicelib.auth import service as auth
+
+    auth.collect(order["body"]["orderRef"], bankid=timed_bankid, register=population_register(), clock=system_clock)
+    requests["login"] = len(meter.calls)
+    login_calls = list(meter.calls)
+    meter.reset()
+    accounts.plan_login(pnr("Anna"), register=population_register(), clock=system_clock)
+    requests["first_login_checks"] = len(meter.calls)
+
+    result: dict[str, Any] = cold_start(env, sara_token)
+    result["dynamodb_requests"] = requests
+    result["dynamodb_calls"] = {"login": login_calls}
+    result["p50_ms"] = {k: round(statistics.median(v) * 1000, 2) for k, v in samples.items()}
+    result["p95_ms"] = {k: round(percentile(v, 95) * 1000, 2) for k, v in samples.items()}
+    result["overhead_ratio"] = {
+        k: round(statistics.median(samples[k]) / statistics.median(raw[k]), 2) for k in samples if statistics.median(raw[k])
+    }
+    result["notes"] = {
+        "login": "the completing collect (account checks + one transaction); p50/p95 include the embedded profile "
+        "read of the response, exclude time waiting on the BankID simulator",
+        "runs": RUNS,
+    }
+    return result
+
+
+if __name__ == "__main__":
+    main()
