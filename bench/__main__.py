@@ -102,12 +102,17 @@ def cold_start(env: dict[str, str], token: str) -> dict[str, Any]:
     # Both sides import byte-compiled modules: pip compiled boto3 at install; compile the app the same
     # way (this machine sets PYTHONDONTWRITEBYTECODE, which would make the app pay for compiling).
     env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "app.py", "chalicelib"], cwd=ROOT, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "app.py", "chalicelib"], cwd=ROOT, check=True)
 
     def run(script: str) -> float:
-        result = subprocess.run(  # noqa: S603 - fixed script
-            [sys.executable, "-c", script], env={**env, "BENCH_TOKEN": token}, cwd=ROOT,
-            capture_output=True, text=True, check=True, timeout=60,
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**env, "BENCH_TOKEN": token},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         return float(result.stdout.strip().splitlines()[-1])
 
@@ -119,8 +124,10 @@ def cold_start(env: dict[str, str], token: str) -> dict[str, Any]:
         app.append(run(APP_SCRIPT))
     return {
         "cold_start_ratio": round(statistics.median(a / f for a, f in zip(app, floor, strict=True)), 3),
-        "cold_start_ms": {"app_import_and_first_me": round(statistics.median(app) * 1000, 1),
-                          "floor_boto3_import_and_get_item": round(statistics.median(floor) * 1000, 1)},
+        "cold_start_ms": {
+            "app_import_and_first_me": round(statistics.median(app) * 1000, 1),
+            "floor_boto3_import_and_get_item": round(statistics.median(floor) * 1000, 1),
+        },
     }
 
 
@@ -199,31 +206,44 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
         else:
             requests["me_guardian_of_three"] = max(requests.get("me_guardian_of_three", 0), len(meter.calls))
 
-    # The login proper (what the completing collect commits), without the embedded profile read.
-    meter.reset()
+    requests.update(count_login_requests(call, meter, timed_bankid, citizens[0], pnr("Anna")))
+    return summarize(env, sara_token, samples, raw, requests)
+
+
+def count_login_requests(call: Any, meter: DynamoMeter, bankid: Any, returning: str, newcomer: str) -> dict[str, Any]:
+    """The login proper (what the completing collect commits), without the embedded profile read."""
     from chalicelib.accounts import service as accounts
+    from chalicelib.auth import service as auth
     from chalicelib.core.clock import system_clock
     from chalicelib.population.port import population_register
 
-    order = call("POST", "/auth/bankid/start", {"personnummer": citizens[0]})
+    order = call("POST", "/auth/bankid/start", {"personnummer": returning})
     call("POST", "/auth/bankid/collect", {"orderRef": order["body"]["orderRef"]})
     meter.reset()
-    from chalicelib.auth import service as auth
-
-    auth.collect(order["body"]["orderRef"], bankid=timed_bankid, register=population_register(), clock=system_clock)
-    requests["login"] = len(meter.calls)
-    login_calls = list(meter.calls)
+    auth.collect(order["body"]["orderRef"], bankid=bankid, register=population_register(), clock=system_clock)
+    counted: dict[str, Any] = {"login": len(meter.calls), "login_calls": list(meter.calls)}
     meter.reset()
-    accounts.plan_login(pnr("Anna"), register=population_register(), clock=system_clock)
-    requests["first_login_checks"] = len(meter.calls)
+    accounts.plan_login(newcomer, register=population_register(), clock=system_clock)
+    counted["first_login_checks"] = len(meter.calls)
+    return counted
 
-    result: dict[str, Any] = cold_start(env, sara_token)
+
+def summarize(
+    env: dict[str, str],
+    token: str,
+    samples: dict[str, list[float]],
+    raw: dict[str, list[float]],
+    requests: dict[str, Any],
+) -> dict[str, Any]:
+    result: dict[str, Any] = cold_start(env, token)
+    result["dynamodb_calls"] = {"login": requests.pop("login_calls")}
     result["dynamodb_requests"] = requests
-    result["dynamodb_calls"] = {"login": login_calls}
     result["p50_ms"] = {k: round(statistics.median(v) * 1000, 2) for k, v in samples.items()}
     result["p95_ms"] = {k: round(percentile(v, 95) * 1000, 2) for k, v in samples.items()}
     result["overhead_ratio"] = {
-        k: round(statistics.median(samples[k]) / statistics.median(raw[k]), 2) for k in samples if statistics.median(raw[k])
+        k: round(statistics.median(samples[k]) / statistics.median(raw[k]), 2)
+        for k in samples
+        if statistics.median(raw[k])
     }
     result["notes"] = {
         "login": "the completing collect (account checks + one transaction); p50/p95 include the embedded profile "

@@ -23,6 +23,7 @@ def stockholm_date(instant: datetime) -> date:
     """The calendar date in Sweden at `instant`: business dates and cut-offs use this."""
     return instant.astimezone(stockholm()).date()
 
+
 Clock = Callable[[], datetime]
 """Returns the current instant as an aware UTC datetime. Services take one so tests can pick the date."""
 

@@ -9,9 +9,18 @@ from chalicelib.core.http import error_middleware
 
 
 def _request():
-    return Request({"multiValueQueryStringParameters": None, "headers": {}, "pathParameters": None,
-                    "requestContext": {"httpMethod": "GET", "resourcePath": "/x", "requestId": "r"},
-                    "body": None, "stageVariables": None, "isBase64Encoded": False}, None)
+    return Request(
+        {
+            "multiValueQueryStringParameters": None,
+            "headers": {},
+            "pathParameters": None,
+            "requestContext": {"httpMethod": "GET", "resourcePath": "/x", "requestId": "r"},
+            "body": None,
+            "stageVariables": None,
+            "isBase64Encoded": False,
+        },
+        None,
+    )
 
 
 def test_problem_becomes_problem_json():
@@ -22,8 +31,13 @@ def test_problem_becomes_problem_json():
     body = json.loads(response.body)
     assert response.status_code == 403
     assert response.headers["Content-Type"] == "application/problem+json"
-    assert body == {"type": "/problems/account-locked", "title": "Inloggningen är låst", "status": 403,
-                    "detail": "Nej.", "code": "account-locked"}
+    assert body == {
+        "type": "/problems/account-locked",
+        "title": "Inloggningen är låst",
+        "status": 403,
+        "detail": "Nej.",
+        "code": "account-locked",
+    }
 
 
 def test_crash_becomes_500_problem_without_details():
