@@ -4,15 +4,33 @@ from chalice import Chalice
 
 from chalicelib.accounts.routes import bp as accounts_routes
 from chalicelib.admin.events import bp as admin_functions
+from chalicelib.attachments.events import bp as attachment_functions
+from chalicelib.attachments.routes import bp as attachment_routes
+from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.auth.routes import bp as auth_routes
+from chalicelib.cases.events import bp as case_functions
+from chalicelib.cases.routes import bp as case_routes
+from chalicelib.cases.staff_routes import bp as staff_case_routes
+from chalicelib.clinics.routes import bp as clinic_routes
 from chalicelib.core.http import error_middleware
 from chalicelib.core.openapi import docs
+from chalicelib.inbox.routes import bp as inbox_routes
 
 app = Chalice(app_name="e-services")
-app.experimental_feature_flags.update({"BLUEPRINTS"})
 app.register_middleware(error_middleware, "http")
 
-app.register_blueprint(docs)
-app.register_blueprint(auth_routes)
-app.register_blueprint(accounts_routes)
-app.register_blueprint(admin_functions)
+for blueprint in (
+    docs,
+    auth_routes,
+    accounts_routes,
+    clinic_routes,
+    inbox_routes,
+    case_routes,
+    staff_case_routes,
+    attachment_routes,
+    audit_routes,
+    admin_functions,
+    attachment_functions,
+    case_functions,
+):
+    app.register_blueprint(blueprint)

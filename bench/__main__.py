@@ -207,7 +207,74 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
             requests["me_guardian_of_three"] = max(requests.get("me_guardian_of_three", 0), len(meter.calls))
 
     requests.update(count_login_requests(call, meter, timed_bankid, citizens[0], pnr("Anna")))
+    measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
     return summarize(env, sara_token, samples, raw, requests)
+
+
+def measure_inbox_and_messages(
+    app: Any,
+    api_event: Any,
+    meter: DynamoMeter,
+    token: str,
+    *,
+    samples: dict[str, list[float]],
+    raw: dict[str, list[float]],
+    requests: dict[str, Any],
+) -> None:
+    """`send_message`: a citizen's message in an open case (one transaction); `inbox_page`: a page of 20."""
+
+    def call(method: str, resource: str, params: dict[str, str], body: Any = None) -> dict[str, Any]:
+        path = resource.format(**params)
+        response = app(api_event(method, path, body=body, token=token, resource=resource, params=params), None)
+        assert response["statusCode"] < 300, response
+        return json.loads(response["body"] or "null")
+
+    case = call(
+        "POST",
+        "/citizens/{cid}/cases",
+        {"cid": "me"},
+        {
+            "clinicId": "SE2321000016-1001",
+            "caseTypeId": "fraga-sjukskoterskan",
+            "subject": "Bench",
+            "body": "Benchmark case",
+        },
+    )
+    for name in ("send_message", "inbox_page"):
+        samples[name], raw[name] = [], []
+    for i in range(RUNS):
+        meter.reset()
+        started = time.perf_counter()
+        call(
+            "POST",
+            "/citizens/{cid}/cases/{caseId}/messages",
+            {"cid": "me", "caseId": case["caseId"]},
+            {"body": f"Meddelande {i}"},
+        )
+        samples["send_message"].append(time.perf_counter() - started)
+        raw["send_message"].append(meter.seconds)
+        requests["send_message"] = len(meter.calls)
+        requests["send_message_calls"] = list(meter.calls)
+        if i < 25:  # some more inbox items, so a page is a full page
+            call(
+                "POST",
+                "/citizens/{cid}/cases",
+                {"cid": "me"},
+                {
+                    "clinicId": "SE2321000016-1001",
+                    "caseTypeId": "fraga-sjukskoterskan",
+                    "subject": f"Bench {i}",
+                    "body": "Benchmark case",
+                },
+            )
+        meter.reset()
+        started = time.perf_counter()
+        page = call("GET", "/citizens/{cid}/inbox", {"cid": "me"})
+        samples["inbox_page"].append(time.perf_counter() - started)
+        raw["inbox_page"].append(meter.seconds)
+        requests["inbox_page"] = len(meter.calls)
+        requests["inbox_page_calls"] = list(meter.calls)
+        assert page["items"]
 
 
 def count_login_requests(call: Any, meter: DynamoMeter, bankid: Any, returning: str, newcomer: str) -> dict[str, Any]:
@@ -236,7 +303,11 @@ def summarize(
     requests: dict[str, Any],
 ) -> dict[str, Any]:
     result: dict[str, Any] = cold_start(env, token)
-    result["dynamodb_calls"] = {"login": requests.pop("login_calls")}
+    result["dynamodb_calls"] = {
+        "login": requests.pop("login_calls"),
+        "send_message": requests.pop("send_message_calls"),
+        "inbox_page": requests.pop("inbox_page_calls"),
+    }
     result["dynamodb_requests"] = requests
     result["p50_ms"] = {k: round(statistics.median(v) * 1000, 2) for k, v in samples.items()}
     result["p95_ms"] = {k: round(percentile(v, 95) * 1000, 2) for k, v in samples.items()}
@@ -248,6 +319,9 @@ def summarize(
     result["notes"] = {
         "login": "the completing collect (account checks + one transaction); p50/p95 include the embedded profile "
         "read of the response, exclude time waiting on the BankID simulator",
+        "send_message": "a citizen's message in an open case through the route: session check, case read, one "
+        "TransactWriteItems (message, case, inbox item, history)",
+        "inbox_page": "one page (20 items) through the route: session check and one Query",
         "runs": RUNS,
     }
     return result

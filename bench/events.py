@@ -7,22 +7,31 @@ import uuid
 from typing import Any
 
 
-def api_event(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    token: str | None = None,
+    resource: str | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`resource` is the route template (e.g. /citizens/{cid}/inbox) with `params` filling it."""
     headers = {"content-type": "application/json", "host": "127.0.0.1"}
     if token:
         headers["authorization"] = f"Bearer {token}"
     return {
-        "resource": path,
+        "resource": resource or path,
         "path": path,
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": None,
+        "pathParameters": params,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
+            "resourcePath": resource or path,
             "httpMethod": method,
             "path": f"/api{path}",
             "requestId": str(uuid.uuid4()),

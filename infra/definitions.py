@@ -40,6 +40,9 @@ class Queue:
 class Bucket:
     logical_id: str
     env_var: str
+    # (key prefix, days): objects under the prefix are deleted that many days after they were
+    # written (S3 lifecycle). Incomplete multipart uploads are aborted after a day in every bucket.
+    expire_prefixes: tuple[tuple[str, int], ...] = ()
 
 
 MAIN_TABLE = Table(
@@ -50,8 +53,10 @@ MAIN_TABLE = Table(
     ttl_attribute="expiresAt",
     stream=True,
     indexes=(
-        # Generic inverted/secondary access patterns; docs/architecture.md lists what uses each.
-        Index("gsi1", "gsi1pk", "gsi1sk"),
+        # docs/architecture.md lists what uses each.
+        Index("gsi1", "gsi1pk", "gsi1sk"),  # a citizen's inbox by last activity
+        Index("gsi2", "gsi2pk", "gsi2sk"),  # a clinic's cases by status
+        Index("gsi3", "gsi3pk", "gsi3sk"),  # sparse: a clinic's unanswered cases by due time (R-20)
     ),
 )
 
@@ -89,20 +94,48 @@ class QueueConsumer:
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """A daily run at a wall-clock time in Europe/Stockholm (EventBridge Scheduler with that zone)."""
+class ObjectCreatedConsumer:
+    """A function invoked by S3 for every object created under `prefix` in `bucket` (infra: the
+    bucket's notification configuration; locally: the pump lists the bucket)."""
 
     function: str
-    hour: int
-    minute: int = 0
+    bucket: Bucket
+    prefix: str = ""
 
+
+@dataclass(frozen=True)
+class Schedule:
+    """A daily run at a wall-clock time in Europe/Stockholm (EventBridge Scheduler with that zone), or,
+    with `every_minutes`, a run at that rate."""
+
+    function: str
+    hour: int = 0
+    minute: int = 0
+    every_minutes: int | None = None
+
+
+# Attachments (R-23, R-24): uploads land under pending/ (presigned POST), the content check moves
+# what passes to files/. An upload nobody checked or attached is gone after a day.
+ATTACHMENTS_BUCKET = Bucket(
+    logical_id="AttachmentsBucket",
+    env_var="ATTACHMENTS_BUCKET",
+    expire_prefixes=(("pending/", 1),),
+)
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
 QUEUES: tuple[Queue, ...] = ()
-BUCKETS: tuple[Bucket, ...] = ()
-STREAM_CONSUMERS: tuple[StreamConsumer, ...] = ()
+BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
+STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
+    # R-24: when a case's TTL deletes it, its messages, history, inbox item and files follow.
+    StreamConsumer(function="case_retention", table=MAIN_TABLE, batch_size=50),
+)
 QUEUE_CONSUMERS: tuple[QueueConsumer, ...] = ()
-SCHEDULES: tuple[Schedule, ...] = ()
+OBJECT_CREATED_CONSUMERS: tuple[ObjectCreatedConsumer, ...] = (
+    ObjectCreatedConsumer(function="attachment_uploaded", bucket=ATTACHMENTS_BUCKET, prefix="pending/"),
+)
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(function="count_overdue", every_minutes=15),  # R-20: the OverdueCases metric and its alarm
+)
 # Functions the support desk invokes from the console.
 ADMIN_FUNCTIONS: tuple[str, ...] = (
     "admin_lock_account",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
@@ -38,13 +40,17 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from infra.definitions import (
+    ATTACHMENTS_BUCKET,
     AUDIT_TABLE,
     BUCKETS,
     IDEMPOTENCY_TABLE,
     MAIN_TABLE,
+    OBJECT_CREATED_CONSUMERS,
     QUEUES,
+    SCHEDULES,
     TABLES,
     Bucket,
+    ObjectCreatedConsumer,
     Queue,
     Table,
     resource_name,
@@ -87,13 +93,24 @@ IDEMPOTENCY_ACCESS = (
 
 
 @dataclass(frozen=True)
+class ObjectGrant:
+    """S3 object actions on the keys under `prefix` ("" = every key) of one bucket."""
+
+    bucket: str  # Bucket.logical_id
+    actions: tuple[str, ...]
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """Everything one Chalice function may do; anything not listed is denied."""
 
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Table.logical_id -> actions
     secrets: tuple[str, ...] = ()  # env var names of the secrets it may read
     send_to: tuple[str, ...] = ()  # Queue.logical_ids it may send messages to
-    buckets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Bucket id -> s3 object actions
+    objects: tuple[ObjectGrant, ...] = ()  # S3 object actions, per bucket and key prefix
+    # Bucket.logical_ids it may list. Also what makes S3 answer 404 rather than 403 for a missing key.
+    list_buckets: tuple[str, ...] = ()
     memory_mb: int = 512
     timeout_s: int = 30
     stream_from: str | None = None  # Table.logical_id whose stream invokes it
@@ -108,8 +125,9 @@ _ADMIN = FunctionSpec(
 # Chalice function name -> its permissions. Event functions are one entry each, e.g.
 #   "inbox_events": FunctionSpec(tables={...}, stream_from=MAIN_TABLE.logical_id),
 #   "send_notifications": FunctionSpec(tables={...}, queue_from="NotificationsQueue"),
-# and `send_to=("NotificationsQueue",)` / `buckets={"AttachmentsBucket": ("s3:GetObject",)}` for
-# the producers. The env vars naming every table/queue/bucket reach all functions.
+# and `send_to=("NotificationsQueue",)` / `objects=(ObjectGrant("AttachmentsBucket", ("s3:GetObject",)),)`
+# for the producers. S3-triggered functions are wired from definitions.OBJECT_CREATED_CONSUMERS.
+# The env vars naming every table/queue/bucket reach all functions.
 FUNCTIONS: dict[str, FunctionSpec] = {
     "api_handler": FunctionSpec(
         tables={
@@ -118,7 +136,42 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             IDEMPOTENCY_TABLE.logical_id: IDEMPOTENCY_ACCESS,
         },
         secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR),
+        objects=(
+            # Presigned POST uploads (signed with this role) land under pending/ only; presigned
+            # GETs reach checked files only.
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject",), prefix="pending/"),
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:GetObject",), prefix="files/"),
+        ),
     ),
+    # S3 ObjectCreated under pending/: judges the upload, moves it to files/ (copy: read the
+    # source, write the target) or deletes it, and records the verdict on the attachment.
+    "attachment_uploaded": FunctionSpec(
+        tables={MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:UpdateItem")},
+        objects=(
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:GetObject", "s3:DeleteObject"), prefix="pending/"),
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject", "s3:DeleteObject"), prefix="files/"),
+        ),
+        list_buckets=(ATTACHMENTS_BUCKET.logical_id,),
+    ),
+    # R-24: when TTL deletes a case, its messages, history, inbox item and files go too.
+    "case_retention": FunctionSpec(
+        tables={
+            MAIN_TABLE.logical_id: (
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+            )
+        },
+        objects=(
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:DeleteObject",), prefix="files/"),
+            ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:DeleteObject",), prefix="pending/"),
+        ),
+        stream_from=MAIN_TABLE.logical_id,
+    ),
+    # R-20: counts overdue cases per clinic (reads the index of clinics and the due index only).
+    "count_overdue": FunctionSpec(tables={MAIN_TABLE.logical_id: ("dynamodb:Query",)}),
     "admin_lock_account": _ADMIN,
     "admin_unlock_account": _ADMIN,
     "admin_record_unlock_decision": _ADMIN,
@@ -219,7 +272,12 @@ class DataResources(Construct):
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for q in queues:
             self._queue(q)
+        # Bucket names are fixed (not derived by CloudFormation) so that functions, policies and S3
+        # notifications can name a bucket without referencing it: a bucket that notifies a function
+        # whose environment referenced the bucket would be a dependency cycle.
+        self.bucket_names: dict[str, str] = {b.logical_id: self._bucket_name(b) for b in buckets}
         self.buckets: dict[str, s3.Bucket] = {b.logical_id: self._bucket(b) for b in buckets}
+        self._bucket_notifications: dict[str, list[s3.CfnBucket.LambdaConfigurationProperty]] = {}
 
         # The HMAC key that turns a personnummer into a lookup key. Generated here and never
         # rotated automatically: a new key would orphan every stored lookup key.
@@ -314,10 +372,19 @@ class DataResources(Construct):
         )
 
     def _bucket(self, b: Bucket) -> s3.Bucket:
-        # Bucket names are global: let CloudFormation derive a unique one from the stack name.
+        # Bucket names are global: the account and region in the name keep it unique.
+        rules = [
+            s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))
+        ]
+        rules += [
+            s3.LifecycleRule(id=f"Expire-{prefix}", prefix=prefix, expiration=cdk.Duration.days(days))
+            for prefix, days in b.expire_prefixes
+        ]
         return s3.Bucket(
             self,
             b.logical_id,
+            bucket_name=self.bucket_names[b.logical_id],
+            lifecycle_rules=rules,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.data_key,
             bucket_key_enabled=True,  # fewer KMS calls per object
@@ -328,6 +395,43 @@ class DataResources(Construct):
             versioned=False,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+
+    def _bucket_name(self, b: Bucket) -> str:
+        """<app>-<stage>-<bucket>-<account>-<region>: S3 names are global, lowercase, at most 63 chars."""
+        stack = cdk.Stack.of(self)
+        prefix = resource_name(self.stage, b.logical_id).lower()
+        region_length = 14 if cdk.Token.is_unresolved(stack.region) else len(stack.region)  # ap-southeast-2
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", prefix) or len(prefix) + 1 + 12 + 1 + region_length > 63:
+            raise ValueError(f"{b.logical_id}: stage {self.stage!r} makes an invalid or too long S3 bucket name")
+        return f"{prefix}-{stack.account}-{stack.region}"
+
+    def bucket_arn(self, bucket_id: str) -> str:
+        """The bucket's ARN from its fixed name (no reference to the bucket resource)."""
+        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_names[bucket_id]}"
+
+    def objects_arn(self, bucket_id: str, prefix: str = "") -> str:
+        return f"{self.bucket_arn(bucket_id)}/{prefix}*"
+
+    def notify_function(self, bucket_id: str, function_arn: str, prefix: str) -> None:
+        """Add an ObjectCreated notification to `function_arn` for keys under `prefix`."""
+        prefix_rule = s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)
+        key_filter = s3.CfnBucket.S3KeyFilterProperty(rules=[prefix_rule])
+        rule = s3.CfnBucket.LambdaConfigurationProperty(
+            event="s3:ObjectCreated:*",
+            function=function_arn,
+            filter=s3.CfnBucket.NotificationFilterProperty(s3_key=key_filter) if prefix else None,
+        )
+        configurations = self._bucket_notifications.setdefault(bucket_id, [])
+        configurations.append(rule)
+        self.cfn_bucket(bucket_id).notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            lambda_configurations=configurations
+        )
+
+    def cfn_bucket(self, bucket_id: str) -> s3.CfnBucket:
+        resource = self.buckets[bucket_id].node.default_child
+        if not isinstance(resource, s3.CfnBucket):
+            raise TypeError(f"{bucket_id}: no CfnBucket")
+        return resource
 
     # -- alarms ---------------------------------------------------------------------------------
 
@@ -438,6 +542,101 @@ def wire_stream_consumer(
     # Lambda checks the role's permissions when it creates the mapping.
     mapping.node.add_dependency(role)
     return mapping
+
+
+def wire_schedule(
+    data: DataResources, *, name: str, every_minutes: int | None, hour: int, minute: int
+) -> scheduler.CfnSchedule:
+    """EventBridge Scheduler invokes `name` at a Stockholm wall-clock time each day (daylight saving
+    handled by the scheduler's time zone), or at a fixed rate. The event carries the planned `time`."""
+    stack = cdk.Stack.of(data)
+    cfn_name = to_cfn_resource_name(name)
+    function_arn = stack.format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=resource_name(data.stage, name),
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    invoker = iam.Role(
+        data,
+        f"{cfn_name}SchedulerRole",
+        assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+        description=f"EventBridge Scheduler: may invoke {name} and nothing else",
+    )
+    invoker.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function_arn]))
+    expression = f"rate({every_minutes} minutes)" if every_minutes else f"cron({minute} {hour} * * ? *)"
+    return scheduler.CfnSchedule(
+        data,
+        f"{cfn_name}Schedule",
+        name=resource_name(data.stage, name),
+        schedule_expression=expression,
+        schedule_expression_timezone="Europe/Stockholm",
+        flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+        target=scheduler.CfnSchedule.TargetProperty(
+            arn=function_arn,
+            role_arn=invoker.role_arn,
+            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=2),
+        ),
+    )
+
+
+def wire_object_created_consumer(
+    data: DataResources,
+    *,
+    consumer: ObjectCreatedConsumer,
+    role: iam.IRole,
+    max_retries: int = 2,
+) -> lambda_.CfnPermission:
+    """S3 invokes function `consumer.function` (asynchronously) for every object created under
+    `consumer.prefix`. Lambda retries a failed invocation `max_retries` times; what still fails goes
+    to an on-failure queue (the event: bucket and key, no content) whose depth raises an alarm.
+
+    Returns the invoke permission: the caller makes it depend on the function. The bucket depends on
+    the permission, since S3 checks that it may invoke the function when the notification is set."""
+    stack = cdk.Stack.of(data)
+    name = consumer.function
+    cfn_name = to_cfn_resource_name(name)
+    bucket_id = consumer.bucket.logical_id
+    function_name = resource_name(data.stage, name)
+    function_arn = stack.format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=function_name,
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    permission = lambda_.CfnPermission(
+        data,
+        f"{cfn_name}S3Invoke",
+        action="lambda:InvokeFunction",
+        function_name=function_name,
+        principal="s3.amazonaws.com",
+        source_arn=data.bucket_arn(bucket_id),
+        source_account=stack.account,
+    )
+    data.notify_function(bucket_id, function_arn, consumer.prefix)
+    data.cfn_bucket(bucket_id).node.add_dependency(permission)
+    failures = data.encrypted_queue(
+        f"{cfn_name}InvokeFailures",
+        resource_name(data.stage, f"{cfn_name}InvokeFailures"),
+        retention_period=cdk.Duration.days(14),
+    )
+    data.dlq_depth_alarm(failures, f"{cfn_name}InvokeFailuresDepth")
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
+    invoke_config = lambda_.CfnEventInvokeConfig(
+        data,
+        f"{cfn_name}InvokeConfig",
+        function_name=function_name,
+        qualifier="$LATEST",
+        maximum_retry_attempts=max_retries,
+        maximum_event_age_in_seconds=6 * 3600,
+        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failures.queue_arn)
+        ),
+    )
+    invoke_config.node.add_dependency(permission)
+    # Lambda checks the role's permission to send to the destination when the config is created.
+    invoke_config.node.add_dependency(role)
+    return permission
 
 
 def wire_queue_consumer(
@@ -558,7 +757,7 @@ class EServicesStack(cdk.Stack):
             "STAGE": stage,
             **{t.env_var: data.tables[t.logical_id].table_name for t in TABLES},
             **{q.env_var: data.queues[q.logical_id].queue_url for q in QUEUES},
-            **{b.env_var: data.buckets[b.logical_id].bucket_name for b in BUCKETS},
+            **{b.env_var: data.bucket_names[b.logical_id] for b in BUCKETS},
             HMAC_ARN_VAR: data.pnr_hmac_secret.secret_arn,
             BANKID_CERT_ARN_VAR: data.bankid_cert_secret.secret_arn,
             "BANKID_API_URL": bankid_api_url,
@@ -634,6 +833,19 @@ class EServicesStack(cdk.Stack):
             ),
             "The API answered 5xx (the contract allows none).",
         )
+        # R-20: cases past their due time (published by count_overdue every 15 minutes).
+        data.alarm(
+            "OverdueCases",
+            cloudwatch.Metric(
+                namespace="EServices",
+                metric_name="OverdueCases",
+                dimensions_map={"service": APP_NAME},
+                statistic="Maximum",
+                period=cdk.Duration.minutes(15),
+            ),
+            "Cases are past their response time (R-20): clinics should answer; see GET "
+            "/staff/clinics/{clinicId}/cases?status=overdue.",
+        )
 
         # Chalice already outputs EndpointURL (the API URL); add what operators look up.
         for t in TABLES:
@@ -674,11 +886,15 @@ class EServicesStack(cdk.Stack):
         statements += [
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[data.queues[q].queue_arn]) for q in spec.send_to
         ]
+        # Bucket ARNs from the fixed names, not references: see DataResources.bucket_names.
         statements += [
-            iam.PolicyStatement(actions=list(actions), resources=[data.buckets[b].arn_for_objects("*")])
-            for b, actions in spec.buckets.items()
+            iam.PolicyStatement(actions=list(grant.actions), resources=[data.objects_arn(grant.bucket, grant.prefix)])
+            for grant in spec.objects
         ]
-        if any((spec.tables, spec.secrets, spec.send_to, spec.buckets, spec.stream_from, spec.queue_from)):
+        statements += [
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data.bucket_arn(b)]) for b in spec.list_buckets
+        ]
+        if any((spec.tables, spec.secrets, spec.send_to, spec.objects, spec.stream_from, spec.queue_from)):
             statements.append(data.data_key_statement())
         # A separate policy (not inline in the role) so the function can depend on it without
         # a cycle; event-source wiring adds its statements to the role's default policy.
@@ -708,6 +924,19 @@ class EServicesStack(cdk.Stack):
             )
         for mapping in mappings:
             mapping.node.add_dependency(fn)  # the mapping names the function; it must exist
+        for consumer in OBJECT_CREATED_CONSUMERS:
+            if consumer.function == name:
+                permission = wire_object_created_consumer(self.data, consumer=consumer, role=self.roles[name])
+                permission.node.add_dependency(fn)
+        for schedule in SCHEDULES:
+            if schedule.function == name:
+                wire_schedule(
+                    self.data,
+                    name=name,
+                    every_minutes=schedule.every_minutes,
+                    hour=schedule.hour,
+                    minute=schedule.minute,
+                ).node.add_dependency(fn)
 
     def _check_functions_match(self, functions: Mapping[str, FunctionSpec]) -> None:
         """Fail synth if app.py and FUNCTIONS disagree (an unlisted function would run with the
@@ -724,3 +953,6 @@ class EServicesStack(cdk.Stack):
                 f"only in app.py: {sorted(in_app - expected)}, "
                 f"only in FUNCTIONS: {sorted(expected - in_app)}"
             )
+        unwired = sorted({c.function for c in OBJECT_CREATED_CONSUMERS} - set(functions))
+        if unwired:
+            raise ValueError(f"definitions.OBJECT_CREATED_CONSUMERS name functions not in FUNCTIONS: {unwired}")

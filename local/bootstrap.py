@@ -3,6 +3,7 @@ and loads the seed data. Idempotent: safe on every `make run`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,27 @@ def table_request(table: definitions.Table, name: str) -> dict[str, Any]:
     return request
 
 
+def _add_missing_indexes(dynamodb: Any, table: definitions.Table, name: str) -> None:
+    """A table kept in .local/dynamodb from an older definition gets the indexes added since."""
+    have = {i["IndexName"] for i in dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    request = table_request(table, name)
+    for index in request.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in have:
+            dynamodb.update_table(
+                TableName=name,
+                AttributeDefinitions=request["AttributeDefinitions"],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
+
+
 def create_resources(env: dict[str, str]) -> None:
     dynamodb = _dynamodb(env)
     existing = set(dynamodb.list_tables().get("TableNames", []))
     for table in definitions.TABLES:
         name = env[table.env_var]
-        if name not in existing:
+        if name in existing:
+            _add_missing_indexes(dynamodb, table, name)
+        else:
             dynamodb.create_table(**table_request(table, name))
             dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
             if table.ttl_attribute:
@@ -89,7 +105,9 @@ def create_resources(env: dict[str, str]) -> None:
     if definitions.BUCKETS:
         s3 = _aws("s3", env)
         for bucket in definitions.BUCKETS:
-            s3.create_bucket(Bucket=env[bucket.env_var], CreateBucketConfiguration={"LocationConstraint": REGION})
+            # Idempotent: a moto server still running from before already has it.
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket=env[bucket.env_var], CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
 def ensure_staff_key() -> Path:
@@ -114,60 +132,14 @@ def seed(env: dict[str, str]) -> dict[str, int]:
     """Clinics, case types, patient boards and staff from testdata/clinics.json. The population
     register's test persons are read by the local register adapter from testdata/population.json."""
     data = json.loads((ROOT / "testdata" / "clinics.json").read_text(encoding="utf-8"))
-    dynamodb = _dynamodb(env)
-    table = env["MAIN_TABLE"]
-    from chalicelib.core.dynamo import to_item
+    # Through the capabilities' own writers, so keys and search index are as the app writes them.
+    from chalicelib.clinics import service as clinics
+    from chalicelib.staff import repository as staff
 
-    items: list[dict[str, Any]] = []
-    for clinic in data["clinics"]:
-        items.append(
-            {
-                "pk": f"CLINIC#{clinic['hsaId']}",
-                "sk": "CLINIC",
-                "type": "clinic",
-                "hsaId": clinic["hsaId"],
-                "name": clinic["name"],
-                "region": clinic["region"],
-            }
-        )
-        for case_type in clinic["caseTypes"]:
-            items.append(
-                {
-                    "pk": f"CLINIC#{clinic['hsaId']}",
-                    "sk": f"CASETYPE#{case_type['id']}",
-                    "type": "case-type",
-                    "id": case_type["id"],
-                    "name": case_type["name"],
-                    "attachmentsAllowed": case_type["attachmentsAllowed"],
-                    "active": True,
-                }
-            )
-    for board in data["patientBoards"]:
-        items.append(
-            {
-                "pk": f"PATIENTBOARD#{board['region']}",
-                "sk": "PATIENTBOARD",
-                "type": "patient-board",
-                "hsaId": board["hsaId"],
-                "name": board["name"],
-                "region": board["region"],
-            }
-        )
+    clinics.seed(data)
     for member in data["staff"]:
-        items.append(
-            {
-                "pk": f"STAFF#{member['hsaId']}",
-                "sk": "STAFF",
-                "type": "staff",
-                "hsaId": member["hsaId"],
-                "name": member["name"],
-                "title": member["title"],
-                "roles": member["roles"],
-            }
-        )
-    for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": to_item(i)}} for i in items[start : start + 25]]}
+        staff.put(
+            {"hsaId": member["hsaId"], "name": member["name"], "title": member["title"], "roles": member["roles"]}
         )
     ensure_staff_key()
     persons = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]

@@ -1,13 +1,15 @@
 """The local event pump: what Lambda's event sources do in AWS, for `chalice local`.
 
-It feeds the main table's stream records, SQS batches and daily schedules (at their Europe/Stockholm
-times) to the functions wired in `infra/definitions.py`, in Lambda's event shapes, and honours
-partial batch failures: a failed stream record is retried from its sequence number, a failed SQS
-message stays on the queue until its visibility timeout (then the DLQ after maxReceiveCount).
+It feeds the main table's stream records, SQS batches, S3 ObjectCreated notifications and daily
+schedules (at their Europe/Stockholm times) to the functions wired in `infra/definitions.py`, in
+Lambda's event shapes, and honours partial batch failures: a failed stream record is retried from its
+sequence number, a failed SQS message stays on the queue until its visibility timeout (then the DLQ
+after maxReceiveCount), a failed S3 invocation is retried twice, as Lambda does for async invocations.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -157,6 +160,107 @@ class QueuePoller:
         return len(records)
 
 
+def s3_object_created_event(
+    bucket: str, key: str, *, size: int, etag: str, at: datetime, sequencer: str, configuration_id: str
+) -> dict[str, Any]:
+    """S3's event for an object created by a POST upload (event notification structure 2.1): one
+    record per event, the key URL-encoded as in an HTML form, the ETag without quotes."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "eventName": "ObjectCreated:Post",
+                "userIdentity": {"principalId": "AWS:LOCAL"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                    "x-amz-id-2": uuid.uuid4().hex,
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": configuration_id,
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "LOCAL"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": size,
+                        "eTag": etag.strip('"'),
+                        "sequencer": sequencer,
+                    },
+                },
+            }
+        ]
+    }
+
+
+class BucketPoller:
+    """Lists a bucket for objects under the consumer's prefix and invokes the function once per new
+    object (key and ETag: an object written again under the same key is new), like S3's ObjectCreated
+    notification. Objects present when the poller starts count as delivered (notifications are not
+    replayed either). A raising function is invoked again on the next polls, three attempts in all."""
+
+    MAX_ATTEMPTS = 3  # Lambda: the first invocation and two retries of an asynchronous event
+
+    def __init__(
+        self, bucket_name: str, consumer: definitions.ObjectCreatedConsumer, functions: dict[str, Function]
+    ) -> None:
+        self.bucket = bucket_name
+        self.consumer = consumer
+        self.functions = functions
+        self.s3: Any = boto3.client("s3", region_name=REGION)
+        self.delivered: set[tuple[str, str]] = set()
+        self.attempts: dict[tuple[str, str], int] = {}
+        self._sequence = itertools.count(1)
+        self.delivered = {(o["Key"], o["ETag"]) for o in self._list()}
+
+    def _list(self) -> list[dict[str, Any]]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        found: list[dict[str, Any]] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.consumer.prefix):
+            found.extend(page.get("Contents", []))
+        return found
+
+    def poll(self) -> int:
+        objects = self._list()
+        listed = {(o["Key"], o["ETag"]) for o in objects}
+        self.delivered &= listed  # forget what is gone, so memory stays bounded by the bucket
+        handled = 0
+        for obj in sorted(objects, key=lambda o: (o["LastModified"], o["Key"])):
+            identity = (obj["Key"], obj["ETag"])
+            if identity in self.delivered:
+                continue
+            event = s3_object_created_event(
+                self.bucket,
+                obj["Key"],
+                size=int(obj["Size"]),
+                etag=obj["ETag"],
+                at=obj["LastModified"],
+                sequencer=f"{next(self._sequence):016X}",
+                configuration_id=f"{self.consumer.function}-objects-created",
+            )
+            handled += 1
+            try:
+                invoke(self.functions, self.consumer.function, event)
+            except Exception:
+                attempts = self.attempts.get(identity, 0) + 1
+                if attempts < self.MAX_ATTEMPTS:
+                    self.attempts[identity] = attempts
+                    continue
+                print(
+                    json.dumps({"pump": "dropped", "function": self.consumer.function, "attempts": attempts}),
+                    flush=True,
+                )
+            self.attempts.pop(identity, None)
+            self.delivered.add(identity)
+        return handled
+
+
 def schedule_event(schedule_name: str, at: datetime) -> dict[str, Any]:
     """EventBridge Scheduler's event shape; the function takes "now" from `time`."""
     return {
@@ -183,6 +287,14 @@ class Scheduler:
         local = now.astimezone(STOCKHOLM)
         ran = 0
         for schedule in self.schedules:
+            if schedule.every_minutes:
+                slot = now.replace(second=0, microsecond=0)
+                slot = slot.replace(minute=slot.minute - slot.minute % schedule.every_minutes)
+                if self.last_run.get(schedule.function) != slot.isoformat():
+                    self.last_run[schedule.function] = slot.isoformat()
+                    invoke(self.functions, schedule.function, schedule_event(schedule.function, slot))
+                    ran += 1
+                continue
             due = local.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
             today = local.date().isoformat()
             if local >= due and self.last_run.get(schedule.function) != today:
@@ -194,21 +306,24 @@ class Scheduler:
 
 def main() -> None:
     functions = app_functions()
-    pollers: list[StreamPoller | QueuePoller] = []
+    pollers: list[StreamPoller | QueuePoller | BucketPoller] = []
     for stream_consumer in definitions.STREAM_CONSUMERS:
         pollers.append(StreamPoller(os.environ[stream_consumer.table.env_var], stream_consumer, functions))
     for queue_consumer in definitions.QUEUE_CONSUMERS:
         pollers.append(QueuePoller(os.environ[queue_consumer.queue.env_var], queue_consumer, functions))
+    for bucket_consumer in definitions.OBJECT_CREATED_CONSUMERS:
+        pollers.append(BucketPoller(os.environ[bucket_consumer.bucket.env_var], bucket_consumer, functions))
     scheduler = Scheduler(definitions.SCHEDULES, functions)
     # A schedule whose time has already passed today ran "before" the pump started: don't fire it now.
     today = datetime.now(STOCKHOLM).date().isoformat()
-    scheduler.last_run = {s.function: today for s in definitions.SCHEDULES}
+    scheduler.last_run = {s.function: today for s in definitions.SCHEDULES if not s.every_minutes}
     print(
         json.dumps(
             {
                 "pump": "started",
                 "streams": len(definitions.STREAM_CONSUMERS),
                 "queues": len(definitions.QUEUE_CONSUMERS),
+                "buckets": len(definitions.OBJECT_CREATED_CONSUMERS),
                 "schedules": len(definitions.SCHEDULES),
             }
         ),

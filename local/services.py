@@ -235,6 +235,11 @@ def start_backing_services(stack: Stack) -> None:
     start_bankid(stack)
     env = stack.environment()
     os.environ.update(env)
+    from chalicelib.core import dynamo
+    from chalicelib.core.config import settings
+
+    settings.cache_clear()  # the app's own writers seed the data: point them at this stack
+    dynamo.reset_client()
     bootstrap.create_resources(env)
     bootstrap.seed(env)
 

@@ -33,6 +33,11 @@ def fresh_settings() -> None:
     population_register.cache_clear()
     personal_number.reset_key_cache()
     dynamo.reset_client()
+    from chalicelib.attachments import repository as attachments
+    from chalicelib.staff import identity
+
+    attachments.reset_client()
+    identity.reset_key_cache()
     try:
         from chalicelib.auth.bankid import bankid_client
 

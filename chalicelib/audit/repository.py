@@ -27,14 +27,18 @@ def put(entry: dict[str, Any]) -> None:
     )
 
 
-def query_subject(subject: str, limit: int = 100) -> list[dict[str, Any]]:
-    response = dynamo.client().query(
-        TableName=settings().audit_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues=dynamo.values(pk=subject),
-        ScanIndexForward=False,
-        Limit=limit,
-    )
+def query_subject(subject: str, limit: int = 100, actor_kind: str | None = None) -> list[dict[str, Any]]:
+    request: dict[str, Any] = {
+        "TableName": settings().audit_table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": dynamo.values(pk=subject),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if actor_kind:
+        request["FilterExpression"] = "actorKind = :kind"
+        request["ExpressionAttributeValues"] = dynamo.values(pk=subject, kind=actor_kind)
+    response = dynamo.client().query(**request)
     return [dynamo.from_item(i) for i in response.get("Items", [])]
 
 

@@ -67,3 +67,19 @@ def entries_for(subject: str, limit: int = 100) -> list[dict[str, Any]]:
 
 def entries_for_ticket(ticket_ref: str) -> list[dict[str, Any]]:
     return repository.query_ticket(ticket_ref)
+
+
+def staff_reads(citizen_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The citizen's access log: staff reads only, newest first, without internal details."""
+    entries = repository.query_subject(citizen_subject(citizen_id), limit, actor_kind="staff")
+    return [
+        {
+            "at": e["at"],
+            "staffName": (e.get("details") or {}).get("staffName", e["actor"]),
+            "staffHsaId": e["actor"],
+            "clinicId": (e.get("details") or {}).get("clinicId"),
+            "clinicName": (e.get("details") or {}).get("clinicName"),
+            "what": e["action"].removeprefix("read."),
+        }
+        for e in entries
+    ]

@@ -29,6 +29,11 @@ class Settings:
     population_seed_path: str | None
     session_ttl_seconds: int
     bankid_order_ttl_seconds: int
+    # Staff JWTs: issuer and audience always; the key from a PEM file (local issuer) or the IdP's JWKS.
+    staff_jwt_issuer: str
+    staff_jwt_audience: str
+    staff_jwt_key_path: str | None
+    staff_jwks_url: str | None
 
 
 def _required(name: str) -> str:
@@ -56,4 +61,8 @@ def settings() -> Settings:
         population_seed_path=os.environ.get("POPULATION_SEED_PATH"),
         session_ttl_seconds=int(os.environ.get("SESSION_TTL_SECONDS", "3600")),
         bankid_order_ttl_seconds=int(os.environ.get("BANKID_ORDER_TTL_SECONDS", "600")),
+        staff_jwt_issuer=os.environ.get("STAFF_JWT_ISSUER", "local-staff-idp"),
+        staff_jwt_audience=os.environ.get("STAFF_JWT_AUDIENCE", "e-services"),
+        staff_jwt_key_path=os.environ.get("STAFF_JWT_KEY_PATH"),
+        staff_jwks_url=os.environ.get("STAFF_JWKS_URL"),
     )

@@ -135,3 +135,9 @@ def error_middleware(event: Request, get_response: Callable[[Request], Response]
     metrics.add_metric(name=f"Http{response.status_code // 100}xx", unit="Count", value=1)
     metrics.flush_metrics()
     return response
+
+
+def query_param(request: Request, name: str) -> str | None:
+    params: Any = request.query_params or {}  # a MultiDict in Chalice
+    value = params.get(name)
+    return None if value is None else str(value)

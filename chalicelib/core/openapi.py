@@ -32,6 +32,7 @@ class Operation:
     responses: dict[int, str | None]
     security: str | None
     problems: tuple[int, ...] = field(default_factory=tuple)
+    query: tuple[str, ...] = field(default_factory=tuple)  # optional string query parameters
 
 
 OPERATIONS: list[Operation] = []
@@ -51,6 +52,7 @@ def documented(
     responses: dict[int, str | None] | None = None,
     security: str | None = None,
     problems: tuple[int, ...] = (),
+    query: tuple[str, ...] = (),
 ) -> Callable[[ViewFunction], ViewFunction]:
     operation = Operation(
         path=path,
@@ -62,6 +64,7 @@ def documented(
         responses=responses or {200: None},
         security=security,
         problems=problems,
+        query=query,
     )
 
     def register(view: ViewFunction) -> ViewFunction:
@@ -130,6 +133,10 @@ def document() -> dict[str, Any]:
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
             for name in _PARAM.findall(op.path)
+        ]
+        parameters += [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+            for name in op.query
         ]
         if parameters:
             entry["parameters"] = parameters

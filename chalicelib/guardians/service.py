@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.accounts import service as accounts
+from chalicelib.accounts.models import Account
 from chalicelib.core.clock import Clock, stockholm_date
+from chalicelib.core.errors import NotFound
 from chalicelib.core.personal_number import parse
 from chalicelib.population.models import Person
 from chalicelib.population.port import PopulationRegister
@@ -53,3 +55,32 @@ def acting_for(
             continue  # R-07: a locked child cannot be acted for
         links.append(ProxyLink(citizen_id=account.citizen_id, name=child.name))
     return links
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose data a citizen request is about: themselves, or a child they act for (R-31)."""
+
+    citizen_id: str
+    account: Account
+    proxy: bool
+    actor_citizen_id: str  # who is logged in
+
+
+def resolve(principal_account: Account, cid: str, *, register: PopulationRegister, clock: Clock) -> Subject:
+    """`me` or the caller's own id, or a child they may act for right now; anything else is 404,
+    so nobody learns whether another citizen exists."""
+    own = principal_account.citizen_id
+    if cid in ("me", own):
+        return Subject(own, principal_account, proxy=False, actor_citizen_id=own)
+    not_found = NotFound("Finns inte.", code="not-found")
+    if len(cid) > 64:
+        raise not_found
+    child_account = accounts.get(cid)
+    if child_account is None or child_account.locked or not child_account.active:
+        raise not_found  # R-07: no proxy for a locked child
+    guardian = register.find(principal_account.personnummer)
+    child = register.find(child_account.personnummer)
+    if guardian is None or child is None or not proxy_eligible(guardian, child, clock):
+        raise not_found
+    return Subject(child_account.citizen_id, child_account, proxy=True, actor_citizen_id=own)

@@ -1,4 +1,7 @@
-"""Inbox items live in the citizen's partition, sorted by creation time (newest last)."""
+"""Inbox items live in the citizen's partition; gsi1 orders them by last activity (newest first).
+
+CITIZEN#<citizen id> / INBOX#<item id>    gsi1 = INBOX#<citizen id>, <updatedAt>#<item id>
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,14 @@ from typing import Any
 
 from chalicelib.core import dynamo
 from chalicelib.core.config import settings
+
+
+def item_key(citizen_id: str, item_id: str) -> dict[str, Any]:
+    return dynamo.key(f"CITIZEN#{citizen_id}", f"INBOX#{item_id}")
+
+
+def order_keys(citizen_id: str, updated_at: str, item_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"INBOX#{citizen_id}", "gsi1sk": f"{updated_at}#{item_id}"}
 
 
 def put_item_action(item: dict[str, Any]) -> dict[str, Any]:
@@ -18,12 +29,61 @@ def put_item_action(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_items(citizen_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    response = dynamo.client().query(
-        TableName=settings().main_table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues=dynamo.values(pk=f"CITIZEN#{citizen_id}", prefix="INBOX#"),
-        ScanIndexForward=False,
-        Limit=limit,
+def touch_action(
+    citizen_id: str, item_id: str, updated_at: str, *, unread: bool | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Moves an item to the top of the inbox (and flags it unread when something arrived for the citizen)."""
+    values: dict[str, Any] = {"updatedAt": updated_at, "gsi1sk": f"{updated_at}#{item_id}", **(extra or {})}
+    if unread is not None:
+        values["unread"] = unread
+    names = {f"#a{i}": name for i, name in enumerate(values)}
+    return {
+        "Update": {
+            "TableName": settings().main_table,
+            "Key": item_key(citizen_id, item_id),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.values(**{f"a{i}": v for i, v in enumerate(values.values())}),
+        }
+    }
+
+
+def page(citizen_id: str, limit: int, start: dict[str, Any] | None, now_epoch: int) -> tuple[list[dict[str, Any]], Any]:
+    """One Query per page; expired items (R-24) are filtered out, DynamoDB Local never deletes them."""
+    request: dict[str, Any] = {
+        "TableName": settings().main_table,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "FilterExpression": "attribute_not_exists(expiresAt) OR expiresAt > :now",
+        "ExpressionAttributeValues": dynamo.values(pk=f"INBOX#{citizen_id}", now=now_epoch),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if start:
+        request["ExclusiveStartKey"] = start
+    response = dynamo.client().query(**request)
+    return [dynamo.from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+
+def get_item(citizen_id: str, item_id: str) -> dict[str, Any] | None:
+    item = (
+        dynamo.client()
+        .get_item(TableName=settings().main_table, Key=item_key(citizen_id, item_id), ConsistentRead=True)
+        .get("Item")
     )
-    return [dynamo.from_item(i) for i in response.get("Items", [])]
+    return dynamo.from_item(item) if item else None
+
+
+def mark_read(citizen_id: str, item_id: str) -> None:
+    dynamo.client().update_item(
+        TableName=settings().main_table,
+        Key=item_key(citizen_id, item_id),
+        UpdateExpression="SET unread = :f",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues=dynamo.values(f=False),
+    )
+
+
+def delete_item(citizen_id: str, item_id: str) -> None:
+    dynamo.client().delete_item(TableName=settings().main_table, Key=item_key(citizen_id, item_id))

@@ -12,7 +12,17 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import ManualArgs, lint
 
-from infra.definitions import BUCKETS, QUEUES, TABLES, Bucket, Queue, Table, resource_name
+from infra.definitions import (
+    ATTACHMENTS_BUCKET,
+    BUCKETS,
+    OBJECT_CREATED_CONSUMERS,
+    QUEUES,
+    TABLES,
+    Bucket,
+    Queue,
+    Table,
+    resource_name,
+)
 from infra.stack import (
     BANKID_CERT_ARN_VAR,
     DEFAULT_BANKID_API_URL,
@@ -153,6 +163,181 @@ def test_secrets_exist_encrypted_with_the_data_key(template_dict: dict[str, Any]
     assert set(json.loads(bankid["Properties"]["SecretString"])) == {"certificate", "privateKey"}
 
 
+# --- attachments bucket ---------------------------------------------------------------------
+
+
+def render(value: Any) -> str:
+    """A CloudFormation string value as text: Fn::Join flattened, Refs as ${Name}, GetAtts as ${Id.Attr}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"unexpected value {value!r}")
+
+
+def attachments_bucket(t: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    name = f"{resource_name(STAGE, ATTACHMENTS_BUCKET.logical_id).lower()}-${{AWS::AccountId}}-{REGION}"
+    found = [
+        (k, b) for k, b in resources(t, "AWS::S3::Bucket").items() if render(b["Properties"]["BucketName"]) == name
+    ]
+    assert len(found) == 1, "expected the attachments bucket, named by stage, account and region"
+    return found[0]
+
+
+def test_attachments_bucket_is_private_encrypted_with_the_data_key_and_tls_only(template_dict: dict[str, Any]) -> None:
+    bucket_id, bucket = attachments_bucket(template_dict)
+    props = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "CorsConfiguration" not in props  # uploads come from the mobile app, not from browsers
+    assert "VersioningConfiguration" not in props  # a deleted file must be gone (R-24), not a noncurrent version
+    (sse,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    data_key = next(k for k in resources(template_dict, "AWS::KMS::Key") if k.startswith("DataDataKey"))
+    assert sse["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [data_key, "Arn"]}
+    (policy,) = [
+        p
+        for p in resources(template_dict, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    denials = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in denials)
+    assert not [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+
+def test_attachments_bucket_lifecycle_drops_abandoned_uploads(template_dict: dict[str, Any]) -> None:
+    _, bucket = attachments_bucket(template_dict)
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "Id": "AbortIncompleteUploads",
+        "Status": "Enabled",
+    } in rules
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    # Only unchecked uploads expire here; checked files under files/ live as long as their case.
+    assert [(r.get("Prefix"), r["ExpirationInDays"], r["Status"]) for r in expiring] == [("pending/", 1, "Enabled")]
+
+
+def test_uploads_under_pending_invoke_attachment_uploaded(template_dict: dict[str, Any]) -> None:
+    assert [(c.function, c.bucket, c.prefix) for c in OBJECT_CREATED_CONSUMERS] == [
+        ("attachment_uploaded", ATTACHMENTS_BUCKET, "pending/")
+    ]
+    _, bucket = attachments_bucket(template_dict)
+    (rule,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    function_name = resource_name(STAGE, "attachment_uploaded")
+    assert rule["Event"] == "s3:ObjectCreated:*"
+    assert rule["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "pending/"}]}}
+    assert render(rule["Function"]).endswith(f":function:{function_name}")
+    # S3 checks it may invoke the function when the notification is set: the permission comes first,
+    # and it admits only this bucket in this account.
+    permissions = {
+        k: p
+        for k, p in resources(template_dict, "AWS::Lambda::Permission").items()
+        if p["Properties"]["FunctionName"] == function_name
+    }
+    assert len(permissions) == 1
+    permission_id, permission = next(iter(permissions.items()))
+    assert permission_id in bucket["DependsOn"]
+    assert permission["Properties"]["Principal"] == "s3.amazonaws.com"
+    assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert render(permission["Properties"]["SourceArn"]) == "arn:${AWS::Partition}:s3:::" + render(
+        bucket["Properties"]["BucketName"]
+    )
+    assert "AttachmentUploaded" in permission["DependsOn"]
+    # The function names the bucket by its name, never by a reference (that would be a cycle).
+    env = function_named(template_dict, "attachment_uploaded")["Properties"]["Environment"]["Variables"]
+    assert render(env["ATTACHMENTS_BUCKET"]) == render(bucket["Properties"]["BucketName"])
+    api_env = function_named(template_dict, "api_handler")["Properties"]["Environment"]["Variables"]
+    assert render(api_env["ATTACHMENTS_BUCKET"]) == render(bucket["Properties"]["BucketName"])
+
+
+@pytest.mark.parametrize("stage", ["a-much-too-long-stage-name", "Under_score"])
+def test_a_stage_that_makes_an_invalid_bucket_name_fails_synth(stage: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Names", env=cdk.Environment(region=REGION))
+    with pytest.raises(ValueError, match="bucket name"):
+        DataResources(stack, "Data", stage=stage, buckets=(ATTACHMENTS_BUCKET,))
+
+
+def test_failed_content_checks_are_retried_then_kept_on_an_alarmed_queue(template_dict: dict[str, Any]) -> None:
+    (config,) = [
+        c["Properties"]
+        for c in resources(template_dict, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == resource_name(STAGE, "attachment_uploaded")
+    ]
+    assert config["MaximumRetryAttempts"] == 2
+    queue_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queue = resources(template_dict, "AWS::SQS::Queue")[queue_id]
+    assert "Fn::GetAtt" in queue["Properties"]["KmsMasterKeyId"]
+    alarms = [
+        a["Properties"]
+        for a in resources(template_dict, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1 and alarms[0]["AlarmActions"]
+
+
+def _s3_grants(template_dict: dict[str, Any], name: str) -> dict[str, set[str]]:
+    """S3 action -> the resources (rendered) the function's role may take it on."""
+    role_id = function_named(template_dict, name)["Properties"]["Role"]["Fn::GetAtt"][0]
+    grants: dict[str, set[str]] = {}
+    for policy in resources(template_dict, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                if action.startswith("s3:"):
+                    grants.setdefault(action, set()).update(render(r) for r in as_list(statement["Resource"]))
+    return grants
+
+
+def test_s3_permissions_are_exact_per_function_and_prefix(template_dict: dict[str, Any]) -> None:
+    _, bucket = attachments_bucket(template_dict)
+    arn = "arn:${AWS::Partition}:s3:::" + render(bucket["Properties"]["BucketName"])
+    # The API signs presigned POSTs (upload to pending/ only) and GETs (checked files only).
+    assert _s3_grants(template_dict, "api_handler") == {
+        "s3:PutObject": {f"{arn}/pending/*"},
+        "s3:GetObject": {f"{arn}/files/*"},
+    }
+    # The content check reads and deletes uploads, copies checked ones to files/ (and removes its
+    # copy when another delivery rejected the upload first); ListBucket makes a missing key a 404.
+    assert _s3_grants(template_dict, "attachment_uploaded") == {
+        "s3:GetObject": {f"{arn}/pending/*"},
+        "s3:DeleteObject": {f"{arn}/pending/*", f"{arn}/files/*"},
+        "s3:PutObject": {f"{arn}/files/*"},
+        "s3:ListBucket": {arn},
+    }
+    main = table_id(template_dict, "MainTable")
+    assert _allowed_dynamodb(template_dict, "attachment_uploaded") == {
+        main: {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    }
+    for name in ADMIN_FUNCTIONS:
+        assert _s3_grants(template_dict, name) == {}
+    # KMS for SSE-KMS objects only through S3 (and the other data services), never directly.
+    role_id = function_named(template_dict, "attachment_uploaded")["Properties"]["Role"]["Fn::GetAtt"][0]
+    kms = [
+        s
+        for p in resources(template_dict, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("kms:") for a in as_list(s["Action"]))
+    ]
+    assert len(kms) == 1
+    assert f"s3.{REGION}.amazonaws.com" in kms[0]["Condition"]["StringEquals"]["kms:ViaService"]
+
+
 # --- functions ------------------------------------------------------------------------------
 
 
@@ -222,7 +407,9 @@ def test_no_scan_and_no_wildcard_actions_anywhere(template_dict: dict[str, Any])
 
 
 def test_one_role_per_function_and_no_chalice_managed_policies(template_dict: dict[str, Any]) -> None:
-    roles = resources(template_dict, "AWS::IAM::Role")
+    all_roles = resources(template_dict, "AWS::IAM::Role")
+    # EventBridge Scheduler's invoker roles (one per schedule, lambda:InvokeFunction on one function).
+    roles = {k: v for k, v in all_roles.items() if "SchedulerRole" not in k}
     fn_roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(template_dict).values()]
     assert sorted(fn_roles) == sorted(roles)  # distinct, and no other role in the stack
     for role in roles.values():
@@ -402,3 +589,29 @@ def test_future_queues_buckets_and_event_sources() -> None:
     for statement in statements(raw["Resources"]):
         assert not {a.lower() for a in as_list(statement.get("Action", []))} & FORBIDDEN_ACTIONS
     assert lint_errors(raw) == []
+
+
+def test_scheduler_roles_may_only_invoke_their_function(template_dict: dict[str, Any]) -> None:
+    scheduler_roles = {k for k in resources(template_dict, "AWS::IAM::Role") if "SchedulerRole" in k}
+    assert scheduler_roles
+    for policy in resources(template_dict, "AWS::IAM::Policy").values():
+        if {r["Ref"] for r in policy["Properties"]["Roles"]} & scheduler_roles:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                assert statement["Action"] == "lambda:InvokeFunction"
+
+
+def test_case_functions_retention_on_the_stream_and_overdue_on_a_stockholm_schedule(template) -> None:
+    from aws_cdk.assertions import Match
+
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {"ScheduleExpression": "rate(15 minutes)", "ScheduleExpressionTimezone": "Europe/Stockholm"},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": Match.string_like_regexp("case_retention"),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "OverdueCases"})

@@ -19,7 +19,10 @@ def stack() -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def clean(stack: Any) -> None:
+    from local import bootstrap
+
     wipe_main_table()
+    bootstrap.seed(stack.environment())
 
 
 @pytest.fixture

@@ -1,0 +1,28 @@
+"""Attachment request/response models on the wire (pydantic; the domain dataclasses are in models.py)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from chalicelib.core.models import ApiModel
+
+
+class UploadRequest(ApiModel):
+    file_name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=100)
+    size: int = Field(ge=0, le=10**12)
+
+
+class PresignedPost(ApiModel):
+    url: str
+    fields: dict[str, str]
+
+
+class UploadOut(ApiModel):
+    attachment_id: str
+    upload: PresignedPost
+
+
+class LinkOut(ApiModel):
+    url: str
+    expires_at: str

@@ -1,0 +1,334 @@
+"""Attachments (R-22..R-26): a presigned upload, a content check, binding to a message, download links.
+
+Flow: `create_upload` writes a pending attachment (24 h TTL) and returns a presigned POST bound to
+the declared type and size → the app uploads to `pending/<id>` → S3 invokes `attachment_uploaded`,
+which judges the content (`content.judge`), moves what passes to `files/<id>` and marks it checked,
+or deletes the upload and marks it rejected → the caller commits `attach_actions` with its message
+(the pending TTL goes; the file lives as long as the case, R-24) → `download_url` gives a 60 s link.
+Whether a caller may see an attachment, and whether a case type allows attachments (R-22), is the
+caller's decision.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import quote
+
+from chalicelib.attachments import content, repository
+from chalicelib.attachments.models import Attachment, Disposition, Uploader
+from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
+from chalicelib.core.errors import Conflict, InvalidInput, NotFound
+from chalicelib.core.ids import new_id
+
+MAX_BYTES = content.MAX_BYTES
+ALLOWED_TYPES = {"application/pdf", "image/gif", "image/jpeg", "image/png"}
+MAX_PER_MESSAGE = {"citizen": 5, "staff": 10}  # R-23: to care at most 5, from staff at most 10
+PENDING_TTL_SECONDS = 24 * 3600
+UPLOAD_URL_SECONDS = 15 * 60
+DOWNLOAD_URL_SECONDS = 60
+MAX_FILE_NAME = 255
+EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/gif": (".gif",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+}
+# Control, format (e.g. right-to-left override: "faktura\u202efdp.exe"), surrogate and line/paragraph
+# separator characters have no place in a file name.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+class AttachmentNotFound(NotFound):
+    code, title = "attachment-not-found", "Bilagan finns inte"
+
+
+def _not_found() -> AttachmentNotFound:
+    return AttachmentNotFound("Bilagan finns inte eller har gått ut. Ladda upp filen igen.")
+
+
+def _not_checked() -> Conflict:
+    return Conflict(
+        "Filen kontrolleras fortfarande. Vänta en stund och försök igen.",
+        code="attachment-not-checked",
+        title="Filen är inte kontrollerad än",
+    )
+
+
+def _rejected() -> InvalidInput:
+    return InvalidInput(
+        "Filen kunde inte godkännas. Bara PDF, GIF, JPEG och PNG på högst 20 MB kan bifogas.",
+        code="attachment-rejected",
+        title="Filen godkändes inte",
+    )
+
+
+# ------------------------------------------------------------------ upload
+
+
+def _check_file_name(file_name: object) -> str:
+    if (
+        not isinstance(file_name, str)
+        or not 1 <= len(file_name) <= MAX_FILE_NAME
+        or not file_name.strip()
+        or file_name.strip(" .") == ""
+        or any(ch in "/\\" or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in file_name)
+    ):
+        raise InvalidInput(
+            "Filnamnet kan inte användas. Det får vara högst 255 tecken och får inte innehålla / eller \\.",
+            code="invalid-file-name",
+        )
+    return file_name
+
+
+def create_upload(
+    uploader: Uploader, file_name: str, content_type: str, size: int, *, clock: Clock
+) -> tuple[Attachment, dict[str, Any]]:
+    """Validate, store a pending attachment (TTL 24 h) and return it with a presigned POST
+    `{"url", "fields"}` valid 15 minutes, bound to key `pending/<id>`, exactly `content_type` and
+    1..`size` bytes. Nothing is written when the input is refused."""
+    declared_type = content_type.strip().lower() if isinstance(content_type, str) else ""
+    if declared_type not in ALLOWED_TYPES:
+        raise InvalidInput("Bara PDF, GIF, JPEG och PNG kan bifogas.", code="attachment-type-not-allowed")
+    if isinstance(size, bool) or not isinstance(size, int) or size > MAX_BYTES:
+        raise InvalidInput("Filen är för stor. Största tillåtna storlek är 20 MB.", code="attachment-too-large")
+    if size < 1:
+        raise InvalidInput("Filen är tom. Välj en fil med innehåll.", code="attachment-too-large")
+    _check_file_name(file_name)
+    now = clock()
+    attachment = Attachment(
+        attachment_id=new_id(),
+        uploader=uploader,
+        file_name=file_name,
+        content_type=declared_type,
+        size=size,
+        status="pending",
+        case_id=None,
+        message_id=None,
+        created_at=iso(now),
+        expires_at=epoch_seconds(now) + PENDING_TTL_SECONDS,
+    )
+    repository.put_new(attachment)
+    upload = repository.presigned_post(
+        repository.pending_key(attachment.attachment_id), declared_type, size, UPLOAD_URL_SECONDS
+    )
+    return attachment, upload
+
+
+# ------------------------------------------------------------------ reads
+
+
+def _live(attachment: Attachment, now_epoch: int) -> bool:
+    # DynamoDB deletes expired items only eventually (DynamoDB Local never).
+    return attachment.expires_at is None or attachment.expires_at > now_epoch
+
+
+def get(attachment_id: str, *, clock: Clock) -> Attachment | None:
+    """The attachment, or None when it does not exist or has expired."""
+    if not repository.is_attachment_id(attachment_id):
+        return None
+    attachment = repository.get(attachment_id)
+    if attachment is None or not _live(attachment, epoch_seconds(clock())):
+        return None
+    return attachment
+
+
+# ------------------------------------------------------------------ binding to a message
+
+
+def _owned_by(attachment: Attachment, uploader: Uploader) -> bool:
+    # Staff: the same person (HSA-id), whichever clinic they uploaded for.
+    return attachment.uploader.kind == uploader.kind and attachment.uploader.id == uploader.id
+
+
+def attach_actions(
+    attachment_ids: list[str],
+    uploader: Uploader,
+    *,
+    case_id: str,
+    message_id: str,
+    case_expires_at: int | None = None,
+    clock: Clock = system_clock,
+) -> list[dict[str, Any]]:
+    """TransactWriteItems actions binding the attachments to a message; the caller commits them with
+    the message. Refuses (writing nothing) duplicates, more than R-23 allows, unknown/expired/someone
+    else's attachments, unchecked, rejected and already used ones. Each action re-checks all of that
+    (checked, unattached, same uploader, unexpired), so a race makes the caller's transaction fail.
+    `case_expires_at` (epoch seconds) lets the attachment expire with the case; without it the
+    pending TTL is removed and the file stays until deleted (`delete_for_case`)."""
+    ids = list(attachment_ids)
+    if not ids:
+        return []
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("Samma fil är bifogad flera gånger.", code="duplicate-attachment")
+    limit = MAX_PER_MESSAGE[uploader.kind]
+    if len(ids) > limit:
+        raise InvalidInput(f"Du kan bifoga högst {limit} filer per meddelande.", code="too-many-attachments")
+    if not all(repository.is_attachment_id(i) for i in ids):
+        raise _not_found()
+    now = clock()
+    now_epoch = epoch_seconds(now)
+    found = repository.get_many(ids)
+    for attachment_id in ids:
+        attachment = found.get(attachment_id)
+        if attachment is None or not _live(attachment, now_epoch) or not _owned_by(attachment, uploader):
+            raise _not_found()
+        if attachment.message_id is not None:
+            raise Conflict(
+                "Filen är redan bifogad i ett meddelande. Ladda upp den igen för att bifoga den på nytt.",
+                code="attachment-already-used",
+                title="Filen är redan bifogad",
+            )
+        if attachment.status == "pending":
+            raise _not_checked()
+        if attachment.status == "rejected":
+            raise _rejected()
+    return [
+        repository.attach_action(
+            attachment_id,
+            uploader,
+            case_id=case_id,
+            message_id=message_id,
+            now_iso=iso(now),
+            now_epoch=now_epoch,
+            case_expires_at=case_expires_at,
+        )
+        for attachment_id in ids
+    ]
+
+
+# ------------------------------------------------------------------ download
+
+
+def download_name(file_name: str, content_type: str) -> str:
+    """The name offered when saving: the original, with an extension that matches the checked type
+    (a PDF uploaded as "intyg.exe" is saved as "intyg.exe.pdf")."""
+    name = unicodedata.normalize("NFC", file_name).strip()
+    extensions = EXTENSIONS[content_type]
+    if not name.lower().endswith(extensions):
+        name += extensions[0]
+    return name
+
+
+def content_disposition(disposition: Disposition, file_name: str, content_type: str) -> str:
+    """RFC 6266: an ASCII fallback (å → a, anything unsafe → _) and the exact UTF-8 name (RFC 8187)."""
+    name = download_name(file_name, content_type)
+    decomposed = unicodedata.normalize("NFKD", name)
+    fallback = "".join(
+        ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%;' else "_"
+        for ch in decomposed
+        if unicodedata.category(ch) != "Mn"
+    )
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download_url(
+    attachment: Attachment, *, disposition: Literal["inline", "attachment"], clock: Clock
+) -> dict[str, str]:
+    """A presigned GET valid 60 s for a checked file: `inline` to preview (R-25, R-26), `attachment`
+    to download. The response carries the checked type and a safe file name, and is not cached."""
+    if attachment.status == "pending":
+        raise _not_checked()
+    if attachment.status != "checked" or not attachment.object_key:
+        raise _rejected()
+    url = repository.presigned_get(
+        attachment.object_key,
+        content_type=attachment.content_type,
+        content_disposition=content_disposition(disposition, attachment.file_name, attachment.content_type),
+        expires_s=DOWNLOAD_URL_SECONDS,
+    )
+    return {"url": url, "expiresAt": iso(clock() + timedelta(seconds=DOWNLOAD_URL_SECONDS))}
+
+
+# ------------------------------------------------------------------ the content check
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    outcome: Literal["checked", "rejected", "skipped"]
+    reason: str | None = None  # content.REASONS when rejected; why it was skipped otherwise
+
+
+def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
+    """Judge the object at `pending/<id>` by its content (R-23) and apply the verdict once.
+
+    Safe to repeat: an attachment that is no longer pending is skipped (and any later upload to its
+    key deleted). What passes is copied to `files/<id>` *before* it is marked checked, so a checked
+    attachment always has its file; the upload is deleted last.
+    """
+    pending = repository.pending_key(attachment_id)
+    attachment = repository.get(attachment_id)
+    if attachment is None:
+        repository.delete_object(pending)  # nobody asked for this upload (or it expired long ago)
+        return UploadCheck("skipped", "no-attachment")
+    if attachment.status != "pending":
+        repository.delete_object(pending)  # a redelivery, or the same form used again: not wanted
+        return UploadCheck("skipped", f"already-{attachment.status}")
+    stored = repository.head(pending)
+    if stored is None:
+        return UploadCheck("skipped", "no-object")
+    head = b""
+    if 0 < stored.size <= MAX_BYTES:
+        read = repository.read_start(pending, stored.etag, content.SNIFF_BYTES)
+        if read is None:
+            return UploadCheck("skipped", "object-replaced")
+        head = read
+    verdict = content.judge(
+        head, size=stored.size, declared_type=attachment.content_type, declared_size=attachment.size
+    )
+    now = iso(clock())
+    if not verdict.accepted:
+        reason = verdict.reason or content.UNKNOWN_TYPE
+        decided = repository.mark_rejected(attachment_id, reason=reason, now_iso=now)
+        repository.delete_object(pending)
+        return UploadCheck("rejected", reason) if decided else UploadCheck("skipped", "decided-meanwhile")
+    target = repository.files_key(attachment_id)
+    checked_type = verdict.content_type or attachment.content_type
+    if not repository.copy(pending, target, etag=stored.etag, content_type=checked_type):
+        return UploadCheck("skipped", "object-replaced")
+    if repository.mark_checked(
+        attachment_id, size=stored.size, content_type=checked_type, object_key=target, now_iso=now
+    ):
+        repository.delete_object(pending)
+        return UploadCheck("checked")
+    # Another delivery decided first. If it rejected, our copy must not outlive the decision.
+    current = repository.get(attachment_id)
+    if current is None or current.status != "checked":
+        repository.delete_object(target)
+    repository.delete_object(pending)
+    return UploadCheck("skipped", "decided-meanwhile")
+
+
+# ------------------------------------------------------------------ retention
+
+
+def delete_for_case(case_id: str, attachment_ids: list[str]) -> None:
+    """Delete the files and records of a case's attachments (R-24, retention). An id whose record
+    belongs to another case, or to no case, is left alone; one whose record is already gone (expired)
+    still has its files deleted. Safe to repeat."""
+    ids = [i for i in dict.fromkeys(attachment_ids) if repository.is_attachment_id(i)]
+    if not ids:
+        return
+    found = repository.get_many(ids)
+    ours = [i for i in ids if i not in found or found[i].case_id == case_id]
+    repository.delete_objects([repository.files_key(i) for i in ours] + [repository.pending_key(i) for i in ours])
+    for attachment_id in ours:
+        if attachment_id in found:
+            repository.delete_item_of_case(attachment_id, case_id)
+
+
+def purge_files(attachment_ids: list[str], *, clock: Clock) -> int:
+    """Delete the files of attachments whose record is gone or expired (for the main table's stream
+    consumer on TTL removals of ATTACHMENT# items: a checked file that was never attached must not
+    outlive its record). Live records are left alone. Returns how many ids were purged."""
+    ids = [i for i in dict.fromkeys(attachment_ids) if repository.is_attachment_id(i)]
+    if not ids:
+        return 0
+    now_epoch = epoch_seconds(clock())
+    found = repository.get_many(ids)
+    gone = [i for i in ids if i not in found or not _live(found[i], now_epoch)]
+    if gone:
+        repository.delete_objects([repository.files_key(i) for i in gone] + [repository.pending_key(i) for i in gone])
+    return len(gone)

@@ -1,0 +1,28 @@
+"""`GET /citizens/{cid}/access-log`: who at which clinic read the citizen's data, and when (R-29)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.audit import service
+from chalicelib.auth.citizen import subject_for
+from chalicelib.core.http import ok
+from chalicelib.core.openapi import documented
+
+bp = Blueprint(__name__)
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/access-log",
+    "GET",
+    summary="Staff reads of the citizen's data",
+    tag="Inbox",
+    models="chalicelib.cases.models",
+    responses={200: "AccessLog"},
+    security="citizenSession",
+    problems=(401, 404),
+)
+def access_log(cid: str) -> Response:
+    subject = subject_for(bp.current_request, cid)
+    return ok({"items": service.staff_reads(subject.citizen_id)})

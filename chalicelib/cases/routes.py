@@ -1,0 +1,110 @@
+"""Citizen case routes: start a case, write in it, complain (API.md, Citizen data)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.auth.citizen import idempotency_key, subject_for
+from chalicelib.cases import service
+from chalicelib.core.clock import system_clock
+from chalicelib.core.http import ok, parse_body
+from chalicelib.core.openapi import documented
+
+bp = Blueprint(__name__)
+TAG = "Cases"
+MODELS = "chalicelib.cases.models"
+
+
+def _created(result: service.Created, field: str) -> Response:
+    # A retry with the same Idempotency-Key gets the first result, and nothing new is written.
+    return ok({field: result.id}, status=201)
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/cases",
+    "POST",
+    summary="Start a case",
+    tag=TAG,
+    models=MODELS,
+    request="StartCaseRequest",
+    responses={201: "CaseCreated"},
+    security="citizenSession",
+    problems=(401, 404, 409, 422),
+)
+def start_case(cid: str) -> Response:
+    from chalicelib.cases import models
+
+    subject = subject_for(bp.current_request, cid)
+    body = parse_body(bp.current_request, models.StartCaseRequest)
+    result = service.start_case(
+        subject,
+        clinic_id=body.clinic_id,
+        case_type_id=body.case_type_id,
+        title=body.subject,
+        body=body.body,
+        attachment_ids=body.attachment_ids,
+        idempotency_key=idempotency_key(bp.current_request),
+        clock=system_clock,
+    )
+    return _created(result, "caseId")
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/cases/{caseId}/messages",
+    "POST",
+    summary="Write in a case",
+    tag=TAG,
+    models=MODELS,
+    request="MessageRequest",
+    responses={201: "MessageCreated"},
+    security="citizenSession",
+    problems=(401, 404, 409, 422),
+)
+def citizen_message(cid: str, caseId: str) -> Response:
+    from chalicelib.cases import models
+
+    subject = subject_for(bp.current_request, cid)
+    body = parse_body(bp.current_request, models.MessageRequest)
+    result = service.citizen_message(
+        subject,
+        caseId,
+        body=body.body,
+        attachment_ids=body.attachment_ids,
+        idempotency_key=idempotency_key(bp.current_request),
+        clock=system_clock,
+    )
+    return _created(result, "messageId")
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/complaints",
+    "POST",
+    summary="Feedback and complaints (R-27)",
+    tag=TAG,
+    models=MODELS,
+    request="ComplaintRequest",
+    responses={201: "CaseCreated"},
+    security="citizenSession",
+    problems=(401, 404, 422),
+)
+def complain(cid: str) -> Response:
+    from chalicelib.cases import models
+
+    subject = subject_for(bp.current_request, cid)
+    body = parse_body(bp.current_request, models.ComplaintRequest)
+    board = body.patient_board
+    result = service.complain(
+        subject,
+        clinic_id=body.clinic_id,
+        board_region=board.region if board else None,
+        location=board.location if board else None,
+        event_date=body.event_date,
+        care_process=body.concerns_care_process,
+        body=body.body,
+        idempotency_key=idempotency_key(bp.current_request),
+        clock=system_clock,
+    )
+    return _created(result, "caseId")

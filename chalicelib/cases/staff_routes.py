@@ -1,0 +1,152 @@
+"""Staff case routes (API.md, Staff). Every route checks the caller's role at the case's clinic (R-21)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.auth.citizen import idempotency_key
+from chalicelib.cases import service
+from chalicelib.clinics.routes import checked_id
+from chalicelib.core import cursor
+from chalicelib.core.clock import system_clock
+from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.openapi import documented
+from chalicelib.population.port import population_register
+from chalicelib.staff import identity
+
+bp = Blueprint(__name__)
+TAG = "Staff"
+MODELS = "chalicelib.cases.models"
+
+
+@documented(
+    bp,
+    "/staff/clinics/{clinicId}/cases",
+    "GET",
+    summary="The clinic's cases by status",
+    tag=TAG,
+    models=MODELS,
+    responses={200: "CaseList"},
+    security="staffJwt",
+    problems=(401, 403, 404, 422),
+    query=("status", "cursor"),
+)
+def list_cases(clinicId: str) -> Response:
+    staff = identity.from_request(bp.current_request)
+    status = query_param(bp.current_request, "status") or "open"
+    index = "gsi3pk" if status == "overdue" else "gsi2pk"
+    expected = f"DUE#{clinicId}" if status == "overdue" else f"CLINICCASES#{clinicId}#{status}"
+    start = cursor.decode(query_param(bp.current_request, "cursor"), {index: expected})
+    items, last = service.staff_list(staff, checked_id(clinicId), status, cursor=start, clock=system_clock)
+    return ok({"items": items, "nextCursor": cursor.encode(last)})
+
+
+@documented(
+    bp,
+    "/staff/cases/{caseId}",
+    "GET",
+    summary="A case with its history (audited)",
+    tag=TAG,
+    models=MODELS,
+    responses={200: "StaffCaseView"},
+    security="staffJwt",
+    problems=(401, 403, 404),
+)
+def get_case(caseId: str) -> Response:
+    staff = identity.from_request(bp.current_request)
+    return ok(service.staff_view(staff, caseId, register=population_register(), clock=system_clock))
+
+
+@documented(
+    bp,
+    "/staff/cases/{caseId}/assign",
+    "POST",
+    summary="Redistribute to a case handler",
+    tag=TAG,
+    models=MODELS,
+    request="AssignRequest",
+    responses={200: "CaseState"},
+    security="staffJwt",
+    problems=(401, 403, 404, 409, 422),
+)
+def assign(caseId: str) -> Response:
+    from chalicelib.cases import models
+
+    staff = identity.from_request(bp.current_request)
+    body = parse_body(bp.current_request, models.AssignRequest)
+    return ok(service.assign(staff, caseId, body.handler_hsa_id, clock=system_clock))
+
+
+@documented(
+    bp,
+    "/staff/cases/{caseId}/messages",
+    "POST",
+    summary="Answer, partial answer or counter-question",
+    tag=TAG,
+    models=MODELS,
+    request="StaffMessageRequest",
+    responses={201: "MessageCreated"},
+    security="staffJwt",
+    problems=(401, 403, 404, 409, 422),
+)
+def staff_message(caseId: str) -> Response:
+    from chalicelib.cases import models
+
+    staff = identity.from_request(bp.current_request)
+    body = parse_body(bp.current_request, models.StaffMessageRequest)
+    result = service.staff_message(
+        staff,
+        caseId,
+        kind=body.kind,
+        body=body.body,
+        attachment_ids=body.attachment_ids,
+        idempotency_key=idempotency_key(bp.current_request),
+        clock=system_clock,
+    )
+    return ok({"messageId": result.id}, status=201)
+
+
+@documented(
+    bp,
+    "/staff/cases/{caseId}/close",
+    "POST",
+    summary="Close the case",
+    tag=TAG,
+    models=MODELS,
+    responses={200: "CaseState"},
+    security="staffJwt",
+    problems=(401, 403, 404),
+)
+def close(caseId: str) -> Response:
+    staff = identity.from_request(bp.current_request)
+    return ok(service.close(staff, caseId, clock=system_clock))
+
+
+@documented(
+    bp,
+    "/staff/clinics/{clinicId}/messages",
+    "POST",
+    summary="Care starts a conversation",
+    tag=TAG,
+    models=MODELS,
+    request="ConversationRequest",
+    responses={201: "CaseCreated"},
+    security="staffJwt",
+    problems=(401, 403, 404, 409, 422),
+)
+def start_conversation(clinicId: str) -> Response:
+    from chalicelib.cases import models
+
+    staff = identity.from_request(bp.current_request)
+    body = parse_body(bp.current_request, models.ConversationRequest)
+    result = service.start_conversation(
+        staff,
+        checked_id(clinicId),
+        personnummer=body.personnummer,
+        title=body.subject,
+        body=body.body,
+        attachment_ids=body.attachment_ids,
+        idempotency_key=idempotency_key(bp.current_request),
+        clock=system_clock,
+    )
+    return ok({"caseId": result.id}, status=201)

@@ -1,0 +1,149 @@
+"""Clinics, their case types and the clinic search index.
+
+CLINIC#<hsa-id> / CLINIC               name, region
+CLINIC#<hsa-id> / CASETYPE#<id>        name, attachmentsAllowed, active (R-22)
+CLINICWORD#<first 3 letters> / <word>#<hsa-id>   one per word of the name: prefix search by Query
+PATIENTBOARD#<region> / PATIENTBOARD   the region's patient board (R-27)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from chalicelib.core import dynamo
+from chalicelib.core.config import settings
+
+_WORD = re.compile(r"[0-9a-zåäöéü]+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words, keeping å/ä/ö (Swedish collation) but folding other accents."""
+    folded = "".join(c if c in "åäö" else unicodedata.normalize("NFKD", c)[0] for c in text.lower())
+    return _WORD.findall(folded)
+
+
+def clinic_items(clinic: dict[str, Any]) -> list[dict[str, Any]]:
+    hsa_id = clinic["hsaId"]
+    items = [
+        {
+            "pk": f"CLINIC#{hsa_id}",
+            "sk": "CLINIC",
+            "type": "clinic",
+            "hsaId": hsa_id,
+            "name": clinic["name"],
+            "region": clinic["region"],
+            **list_index(hsa_id),
+        }
+    ]
+    for word in sorted(set(words(clinic["name"]))):
+        items.append(
+            {
+                "pk": f"CLINICWORD#{word[:3]}",
+                "sk": f"{word}#{hsa_id}",
+                "type": "clinic-word",
+                "hsaId": hsa_id,
+                "name": clinic["name"],
+                "region": clinic["region"],
+            }
+        )
+    return items
+
+
+def list_index(hsa_id: str) -> dict[str, str]:
+    """Every clinic and patient board in one gsi2 partition, for jobs that visit each (e.g. overdue counts)."""
+    return {"gsi2pk": "CLINIC-LIST", "gsi2sk": hsa_id}
+
+
+def all_clinic_ids() -> list[str]:
+    ids: list[str] = []
+    request: dict[str, Any] = {
+        "TableName": settings().main_table,
+        "IndexName": "gsi2",
+        "KeyConditionExpression": "gsi2pk = :pk",
+        "ExpressionAttributeValues": dynamo.values(pk="CLINIC-LIST"),
+        "ProjectionExpression": "gsi2sk",
+    }
+    while True:
+        response = dynamo.client().query(**request)
+        ids.extend(i["gsi2sk"]["S"] for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return ids
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def case_type_item(clinic_id: str, case_type: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pk": f"CLINIC#{clinic_id}",
+        "sk": f"CASETYPE#{case_type['id']}",
+        "type": "case-type",
+        "id": case_type["id"],
+        "name": case_type["name"],
+        "attachmentsAllowed": bool(case_type["attachmentsAllowed"]),
+        "active": bool(case_type.get("active", True)),
+    }
+
+
+def put_items(items: list[dict[str, Any]]) -> None:
+    table = settings().main_table
+    for start in range(0, len(items), 25):
+        dynamo.client().batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": dynamo.to_item(i)}} for i in items[start : start + 25]]}
+        )
+
+
+def get_clinic(clinic_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The clinic and its case types: one Query of the clinic's partition."""
+    response = dynamo.client().query(
+        TableName=settings().main_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues=dynamo.values(pk=f"CLINIC#{clinic_id}"),
+    )
+    items = [dynamo.from_item(i) for i in response.get("Items", [])]
+    clinic = next((i for i in items if i["sk"] == "CLINIC"), None)
+    return clinic, [i for i in items if i["sk"].startswith("CASETYPE#")]
+
+
+def get_case_type(clinic_id: str, case_type_id: str) -> dict[str, Any] | None:
+    item = (
+        dynamo.client()
+        .get_item(TableName=settings().main_table, Key=dynamo.key(f"CLINIC#{clinic_id}", f"CASETYPE#{case_type_id}"))
+        .get("Item")
+    )
+    return dynamo.from_item(item) if item else None
+
+
+def search(word: str, limit: int) -> list[dict[str, Any]]:
+    response = dynamo.client().query(
+        TableName=settings().main_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :word)",
+        ExpressionAttributeValues=dynamo.values(pk=f"CLINICWORD#{word[:3]}", word=word),
+        Limit=limit,
+    )
+    return [dynamo.from_item(i) for i in response.get("Items", [])]
+
+
+def put_case_type(clinic_id: str, case_type: dict[str, Any]) -> None:
+    dynamo.client().put_item(TableName=settings().main_table, Item=dynamo.to_item(case_type_item(clinic_id, case_type)))
+
+
+def patient_board(region: str) -> dict[str, Any] | None:
+    item = (
+        dynamo.client()
+        .get_item(TableName=settings().main_table, Key=dynamo.key(f"PATIENTBOARD#{region}", "PATIENTBOARD"))
+        .get("Item")
+    )
+    return dynamo.from_item(item) if item else None
+
+
+def patient_board_item(board: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pk": f"PATIENTBOARD#{board['region']}",
+        "sk": "PATIENTBOARD",
+        "type": "patient-board",
+        "hsaId": board["hsaId"],
+        "name": board["name"],
+        "region": board["region"],
+        **list_index(board["hsaId"]),
+    }

@@ -1,0 +1,98 @@
+"""Clinics (public reads) and case-type configuration (clinic admin, R-22)."""
+
+from __future__ import annotations
+
+import re
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.clinics import service
+from chalicelib.core.errors import InvalidInput, NotFound
+from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.openapi import documented
+from chalicelib.staff import identity
+
+bp = Blueprint(__name__)
+MODELS = "chalicelib.clinics.models"
+_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _clinic_out(clinic: service.Clinic, include_inactive: bool = False) -> dict[str, object]:
+    return {
+        "clinicId": clinic.clinic_id,
+        "name": clinic.name,
+        "region": clinic.region,
+        "caseTypes": [
+            {"id": t.id, "name": t.name, "attachmentsAllowed": t.attachments_allowed, "active": t.active}
+            for t in clinic.case_types
+            if t.active or include_inactive
+        ],
+    }
+
+
+def checked_id(value: str) -> str:
+    if not _ID.match(value):
+        raise NotFound("Finns inte.", code="not-found")
+    return value
+
+
+@documented(
+    bp,
+    "/clinics",
+    "GET",
+    summary="Search clinics by name",
+    tag="Clinics",
+    models=MODELS,
+    responses={200: "ClinicList"},
+    problems=(422,),
+    query=("q",),
+)
+def search() -> Response:
+    query = query_param(bp.current_request, "q") or ""
+    if len(query) > service.MAX_QUERY:
+        raise InvalidInput("Sökningen är för lång.", code="query-too-long")
+    return ok({"items": service.search(query)})
+
+
+@documented(
+    bp,
+    "/clinics/{clinicId}",
+    "GET",
+    summary="A clinic and its active case types",
+    tag="Clinics",
+    models=MODELS,
+    responses={200: "ClinicOut"},
+    problems=(404,),
+)
+def get_clinic(clinicId: str) -> Response:
+    return ok(_clinic_out(service.get(checked_id(clinicId))))
+
+
+@documented(
+    bp,
+    "/staff/clinics/{clinicId}/case-types/{caseTypeId}",
+    "PUT",
+    summary="Configure a case type",
+    tag="Staff",
+    models=MODELS,
+    request="CaseTypeIn",
+    responses={200: "CaseTypeOut"},
+    security="staffJwt",
+    problems=(401, 403, 404),
+)
+def put_case_type(clinicId: str, caseTypeId: str) -> Response:
+    from chalicelib.clinics import models
+
+    staff = identity.from_request(bp.current_request)
+    staff.require(checked_id(clinicId), "clinic-admin")
+    body = parse_body(bp.current_request, models.CaseTypeIn)
+    saved = service.configure_case_type(
+        clinicId,
+        checked_id(caseTypeId),
+        name=body.name,
+        attachments_allowed=body.attachments_allowed,
+        active=body.active,
+    )
+    return ok(
+        {"id": saved.id, "name": saved.name, "attachmentsAllowed": saved.attachments_allowed, "active": saved.active}
+    )

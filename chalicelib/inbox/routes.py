@@ -1,0 +1,83 @@
+"""The citizen's inbox: a page of items (one Query), and one item with its thread (marks it read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.auth.citizen import subject_for
+from chalicelib.cases import service as cases
+from chalicelib.core.clock import system_clock
+from chalicelib.core.errors import NotFound
+from chalicelib.core.http import ok, query_param
+from chalicelib.core.openapi import documented
+from chalicelib.inbox import service
+
+bp = Blueprint(__name__)
+MODELS = "chalicelib.cases.models"
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/inbox",
+    "GET",
+    summary="The inbox, newest first",
+    tag="Inbox",
+    models=MODELS,
+    responses={200: "InboxPage"},
+    security="citizenSession",
+    problems=(400, 401, 404),
+    query=("cursor",),
+)
+def inbox_page(cid: str) -> Response:
+    subject = subject_for(bp.current_request, cid)
+    cursor = query_param(bp.current_request, "cursor")
+    return ok(service.page(subject.citizen_id, cursor, clock=system_clock))
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/inbox/{itemId}",
+    "GET",
+    summary="One inbox item with its messages; marks it read",
+    tag="Inbox",
+    models=MODELS,
+    responses={200: "InboxItemView"},
+    security="citizenSession",
+    problems=(401, 404),
+)
+def inbox_item(cid: str, itemId: str) -> Response:
+    subject = subject_for(bp.current_request, cid)
+    item = service.get(subject.citizen_id, itemId, clock=system_clock) if len(itemId) <= 64 else None
+    if item is None:
+        raise NotFound("Finns inte.", code="not-found")
+    view: dict[str, Any] = {**service.summary(item), "body": item.get("body"), "attachments": []}
+    if item.get("caseId"):
+        thread = cases.citizen_view(subject, item["caseId"], clock=system_clock)
+        view["case"] = thread
+        view["attachments"] = _attachment_infos([a for m in thread["messages"] for a in m["attachmentIds"]])
+    if item.get("unread"):
+        service.mark_read(subject.citizen_id, itemId)
+        view["unread"] = False
+    return ok(view)
+
+
+def _attachment_infos(ids: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    from chalicelib.attachments import service as attachments
+
+    infos = []
+    for attachment_id in ids:
+        found = attachments.get(attachment_id, clock=system_clock)
+        if found is not None:
+            infos.append(
+                {
+                    "attachmentId": found.attachment_id,
+                    "fileName": found.file_name,
+                    "contentType": found.content_type,
+                    "size": found.size,
+                }
+            )
+    return infos
