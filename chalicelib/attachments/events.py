@@ -7,14 +7,20 @@ Logs carry attachment ids and outcomes only: never a file name, never file conte
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from chalice.app import Blueprint
 
-from chalicelib.attachments import repository, service
 from chalicelib.core.clock import system_clock
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from chalicelib.attachments import repository, service
+else:
+    repository = lazy_module("chalicelib.attachments.repository")
+    service = lazy_module("chalicelib.attachments.service")
 
 bp = Blueprint(__name__)
 

@@ -3,7 +3,7 @@ exactly the people who may see the case — otherwise 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
@@ -11,8 +11,13 @@ from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
-from chalicelib.staff import identity
+
+if TYPE_CHECKING:
+    from chalicelib.staff import identity
+else:
+    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 TAG = "Attachments"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint, Response
 
 from chalicelib.auth.citizen import idempotency_key, subject_for
-from chalicelib.cases import service
 from chalicelib.core.clock import system_clock
 from chalicelib.core.http import ok, parse_body
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+
+if TYPE_CHECKING:
+    from chalicelib.cases import service
+else:
+    service = lazy_module("chalicelib.cases.service")
 
 bp = Blueprint(__name__)
 TAG = "Cases"

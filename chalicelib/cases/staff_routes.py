@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint, Response
 
 from chalicelib.auth.citizen import idempotency_key
-from chalicelib.cases import service
 from chalicelib.clinics.routes import checked_id
 from chalicelib.core import cursor
 from chalicelib.core.clock import system_clock
 from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.population.port import population_register
-from chalicelib.staff import identity
+
+if TYPE_CHECKING:
+    from chalicelib.cases import service
+    from chalicelib.staff import identity
+else:
+    service = lazy_module("chalicelib.cases.service")
+    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 TAG = "Staff"

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.clinics import service
 from chalicelib.core.errors import InvalidInput, NotFound
 from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
-from chalicelib.staff import identity
+
+if TYPE_CHECKING:
+    from chalicelib.clinics import service
+    from chalicelib.staff import identity
+else:
+    service = lazy_module("chalicelib.clinics.service")
+    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 MODELS = "chalicelib.clinics.models"

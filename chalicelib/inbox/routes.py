@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.auth.citizen import subject_for
-from chalicelib.cases import service as cases
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import ok, query_param
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.inbox import service
+
+if TYPE_CHECKING:
+    from chalicelib.cases import service as cases
+else:
+    cases = lazy_module("chalicelib.cases.service")
 
 bp = Blueprint(__name__)
 MODELS = "chalicelib.cases.models"

@@ -36,9 +36,12 @@ def test_upload_refusals_are_problems(api):
         status, problem, headers = api.call("POST", "/citizens/me/attachments", body, token=citizen)
         assert (status, problem["code"]) == (422, code)
         assert headers["content-type"] == "application/problem+json"
-    status, created, _ = api.call("POST", "/citizens/me/attachments",
-                                  {"fileName": "a.pdf", "contentType": "application/pdf", "size": 20 * 1024 * 1024},
-                                  token=citizen)
+    status, created, _ = api.call(
+        "POST",
+        "/citizens/me/attachments",
+        {"fileName": "a.pdf", "contentType": "application/pdf", "size": 20 * 1024 * 1024},
+        token=citizen,
+    )
     assert status == 201 and created["upload"]["url"] and created["upload"]["fields"]
 
 
@@ -50,7 +53,7 @@ def test_sixth_file_on_a_citizen_message_is_refused_and_nothing_written(api):
     status, problem = start_case(api, citizen, attachment_ids=ids)
     assert status == 422 and problem["code"] == "too-many-attachments"
     assert _cases() == 0
-    status, created = start_case(api, citizen, attachment_ids=ids[:5])
+    status, _ = start_case(api, citizen, attachment_ids=ids[:5])
     assert status == 201
 
 
@@ -59,11 +62,19 @@ def test_eleventh_file_on_a_staff_message_is_refused(api):
     s3 = boto3.client("s3")
     ids = [checked(s3, Uploader("staff", HANDLER)).attachment_id for _ in range(11)]
     handler = staff_token(HANDLER)
-    status, problem, _ = api.call("POST", f"/staff/cases/{case_id}/messages",
-                                  {"kind": "answer", "body": "Se bilagor", "attachmentIds": ids}, token=handler)
+    status, problem, _ = api.call(
+        "POST",
+        f"/staff/cases/{case_id}/messages",
+        {"kind": "answer", "body": "Se bilagor", "attachmentIds": ids},
+        token=handler,
+    )
     assert status == 422 and problem["code"] == "too-many-attachments"
-    status, _, _ = api.call("POST", f"/staff/cases/{case_id}/messages",
-                            {"kind": "answer", "body": "Se bilagor", "attachmentIds": ids[:10]}, token=handler)
+    status, _, _ = api.call(
+        "POST",
+        f"/staff/cases/{case_id}/messages",
+        {"kind": "answer", "body": "Se bilagor", "attachmentIds": ids[:10]},
+        token=handler,
+    )
     assert status == 201
 
 
@@ -75,8 +86,9 @@ def test_links_only_for_those_who_may_see_the_case(api):
     assert api.call("GET", f"/citizens/me/attachments/{attachment_id}", token=sara)[0] == 200
     assert api.call("GET", f"/citizens/me/attachments/{attachment_id}", token=johan)[0] == 404
     assert api.call("GET", f"/staff/attachments/{attachment_id}", token=staff_token(OTHER_STAFF))[0] == 404
-    status, link, _ = api.call("GET", f"/staff/attachments/{attachment_id}?disposition=attachment",
-                               token=staff_token(RECEIVER))
+    status, link, _ = api.call(
+        "GET", f"/staff/attachments/{attachment_id}?disposition=attachment", token=staff_token(RECEIVER)
+    )
     assert status == 200 and link["url"]
     log = api.call("GET", "/citizens/me/access-log", token=sara)[1]["items"]
     assert [(e["what"], e["staffHsaId"]) for e in log] == [("attachment", RECEIVER)]  # the staff read is audited

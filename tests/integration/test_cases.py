@@ -326,3 +326,16 @@ def test_inbox_pages_with_cursor_and_rejects_foreign_cursor(api):
     other = api.token_for(pnr("Johan"))
     status, problem, _ = api.call("GET", f"/citizens/me/inbox?cursor={first['nextCursor']}", token=other)
     assert status == 400 and problem["code"] == "invalid-cursor"
+
+
+def test_r25_sent_messages_cannot_be_recalled_or_edited(api):
+    case_id = start_case(api, api.token_for(pnr("Sara")))[1]["caseId"]
+    handler = staff_token(HANDLER)
+    api.call("POST", f"/staff/cases/{case_id}/messages", {"kind": "answer", "body": "Svar"}, token=handler)
+    for method in ("PUT", "PATCH", "DELETE"):
+        status, problem, _ = api.call(method, f"/staff/cases/{case_id}/messages", {"body": "ändrat"}, token=handler)
+        assert status == 405 and problem["code"] == "method-not-allowed"
+    from chalicelib.cases import repository
+
+    _, messages, _ = repository.get_thread(case_id)
+    assert [m["body"] for m in messages][-1] == "Svar"
