@@ -580,7 +580,7 @@ def close(staff: StaffPrincipal, case_id: str, *, clock: Clock) -> dict[str, Any
                 },
                 remove=("gsi3pk", "gsi3sk"),
             ),
-            inbox.arrived_action(case["citizenId"], case_id, now, unread=None, expires_at=expires),  # type: ignore[arg-type]
+            inbox.arrived_action(case["citizenId"], case_id, now, unread=None, expires_at=expires),
             _history(case_id, now, "closed", {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name}),
         ],
         first_is_new=False,

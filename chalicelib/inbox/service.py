@@ -1,7 +1,9 @@
 """The citizen's inbox (inkorg): everything sent to them — case threads, messages from care, notices.
 
 One item per thread, ordered by last activity; `unread` turns on when something arrives for the
-citizen and off when they open it. Items of a case that has ended expire with it (R-24).
+citizen and off when they open it. Every arrival for the citizen gets a new `arrivalId`: the stream
+consumer that notifies the citizen (R-11) notifies once per arrival. Items of a case that has ended
+expire with it (R-24).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def new_item(
             "createdAt": created,
             "updatedAt": created,
             "unread": unread,
+            "arrivalId": new_id() if unread else None,  # something new for the citizen: notify once
             **repository.order_keys(citizen_id, created, item_id),
         }
     )
@@ -61,10 +64,14 @@ def new_message_action(
 
 
 def arrived_action(
-    citizen_id: str, item_id: str, at: datetime, *, unread: bool = True, expires_at: int | None = None
+    citizen_id: str, item_id: str, at: datetime, *, unread: bool | None = True, expires_at: int | None = None
 ) -> dict[str, Any]:
-    extra = {"expiresAt": expires_at} if expires_at else None
-    return repository.touch_action(citizen_id, item_id, iso(at), unread=unread, extra=extra)
+    """The item moves to the top; `unread=True` means something arrived for the citizen (a new
+    arrival id), `False` that the citizen wrote it, `None` that nothing arrived (e.g. the case closed)."""
+    extra: dict[str, Any] = {"expiresAt": expires_at} if expires_at else {}
+    if unread:
+        extra["arrivalId"] = new_id()
+    return repository.touch_action(citizen_id, item_id, iso(at), unread=unread, extra=extra or None)
 
 
 def summary(item: dict[str, Any]) -> dict[str, Any]:
