@@ -12,9 +12,12 @@ from chalicelib.cases.events import bp as case_functions
 from chalicelib.cases.routes import bp as case_routes
 from chalicelib.cases.staff_routes import bp as staff_case_routes
 from chalicelib.clinics.routes import bp as clinic_routes
+from chalicelib.contacts.routes import bp as contact_routes
 from chalicelib.core.http import error_middleware
 from chalicelib.core.openapi import docs
 from chalicelib.inbox.routes import bp as inbox_routes
+from chalicelib.notifications.events import bp as notification_functions
+from chalicelib.settings.routes import bp as settings_routes
 
 app = Chalice(app_name="e-services")
 app.register_middleware(error_middleware, "http")
@@ -29,8 +32,11 @@ for blueprint in (
     staff_case_routes,
     attachment_routes,
     audit_routes,
+    settings_routes,
+    contact_routes,
     admin_functions,
     attachment_functions,
     case_functions,
+    notification_functions,
 ):
     app.register_blueprint(blueprint)

@@ -208,7 +208,91 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
 
     requests.update(count_login_requests(call, meter, timed_bankid, citizens[0], pnr("Anna")))
     measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
-    return summarize(env, sara_token, samples, raw, requests)
+    notify_per_s = measure_notifications(meter, pnr("Sara"), requests)
+    return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s}
+
+
+NOTIFY_BATCHES = int(os.environ.get("BENCH_NOTIFY_BATCHES", "10"))
+
+
+def measure_notifications(meter: DynamoMeter, personnummer: str, requests: dict[str, Any]) -> float:
+    """`notify_per_s`: notifications one `send_notifications` invocation sends per second against moto
+    (batches of 10 SQS records, each an SMS through moto's SNS), and `dynamodb_requests.notify_one`:
+    DynamoDB calls for one notification end to end (inbox_events for an arrival with one target, then
+    send_notifications for it, Powertools' idempotency record included)."""
+    import boto3
+
+    from chalicelib.accounts import service as accounts
+    from chalicelib.core.clock import system_clock
+    from chalicelib.notifications import service as notifications
+    from chalicelib.notifications.events import inbox_events, send_notifications
+    from chalicelib.settings import repository as settings_repository
+    from chalicelib.settings.rules import Settings
+    from local.pump import FakeContext
+
+    account = accounts.find_by_personnummer(personnummer)
+    assert account is not None
+    citizen_id = account.citizen_id
+    current = settings_repository.get(citizen_id)
+    version = int(current.get("version", 0)) if current else 0
+    record = Settings(mobile="+46701740605", notify_by_sms=True).to_record()
+    assert settings_repository.put(citizen_id, record, version), "could not store the bench citizen's settings"
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=os.environ["NOTIFICATIONS_QUEUE"])["QueueUrl"]
+
+    def arrival_record(item_id: str) -> dict[str, Any]:
+        return {
+            "eventName": "INSERT",
+            "dynamodb": {
+                "Keys": {"pk": {"S": f"CITIZEN#{citizen_id}"}, "sk": {"S": f"INBOX#{item_id}"}},
+                "NewImage": {"arrivalId": {"S": f"arrival-{item_id}"}},
+                "SequenceNumber": item_id,
+            },
+        }
+
+    def take() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:bench",
+                "awsRegion": "eu-north-1",
+            }
+            for m in messages
+        ]
+
+    # One notification end to end, counted.
+    meter.reset()
+    inbox_events({"Records": [arrival_record("bench-one")]}, FakeContext("inbox_events"))
+    one = take()
+    assert len(one) == 1
+    send_notifications({"Records": one}, FakeContext("send_notifications"))
+    requests["notify_one"] = len(meter.calls)
+    requests["notify_one_calls"] = list(meter.calls)
+
+    # Throughput of the sender: batches of 10 queued notifications.
+    sent = 0
+    seconds = 0.0
+    for batch in range(NOTIFY_BATCHES):
+        for i in range(10):
+            notifications.notify_arrival(citizen_id, f"bench-{batch}-{i}", f"a-{batch}-{i}", clock=system_clock)
+        records: list[dict[str, Any]] = []
+        while len(records) < 10:
+            records += take()
+        started = time.perf_counter()
+        result = send_notifications({"Records": records}, FakeContext("send_notifications"))
+        seconds += time.perf_counter() - started
+        assert result == {"batchItemFailures": []}, result
+        sent += len(records)
+    return round(sent / seconds, 1)
 
 
 def measure_inbox_and_messages(
@@ -307,6 +391,7 @@ def summarize(
         "login": requests.pop("login_calls"),
         "send_message": requests.pop("send_message_calls"),
         "inbox_page": requests.pop("inbox_page_calls"),
+        "notify_one": requests.pop("notify_one_calls", []),
     }
     result["dynamodb_requests"] = requests
     result["p50_ms"] = {k: round(statistics.median(v) * 1000, 2) for k, v in samples.items()}
@@ -322,6 +407,9 @@ def summarize(
         "send_message": "a citizen's message in an open case through the route: session check, case read, one "
         "TransactWriteItems (message, case, inbox item, history)",
         "inbox_page": "one page (20 items) through the route: session check and one Query",
+        "notify_one": "inbox_events for one arrival with one target (account, settings, conditional put) and "
+        "send_notifications for it (idempotency record, notification, account, settings, claim, provider id)",
+        "notify_per_s": "notifications per second inside send_notifications, batches of 10 SMS against moto",
         "runs": RUNS,
     }
     return result

@@ -114,6 +114,15 @@ class Schedule:
     every_minutes: int | None = None
 
 
+# inbox_events queues one message per notification (its id only); send_notifications sends it.
+# A message that keeps failing (five receives) lands in the DLQ, whose depth raises an alarm.
+NOTIFICATIONS_QUEUE = Queue(
+    logical_id="NotificationsQueue",
+    env_var="NOTIFICATIONS_QUEUE",
+    visibility_timeout_s=60,
+    max_receive_count=5,
+)
+
 # Attachments: uploads land under pending/ (presigned POST), the content check moves
 # what passes to files/. An upload nobody checked or attached is gone after a day.
 ATTACHMENTS_BUCKET = Bucket(
@@ -123,13 +132,17 @@ ATTACHMENTS_BUCKET = Bucket(
 )
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
-QUEUES: tuple[Queue, ...] = ()
+QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE,)
 BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     # when a case's TTL deletes it, its messages, history, inbox item and files follow.
     StreamConsumer(function="case_retention", table=MAIN_TABLE, batch_size=50),
+    # a new arrival in an inbox → its notifications (its own event source mapping / poller).
+    StreamConsumer(function="inbox_events", table=MAIN_TABLE, batch_size=25),
 )
-QUEUE_CONSUMERS: tuple[QueueConsumer, ...] = ()
+QUEUE_CONSUMERS: tuple[QueueConsumer, ...] = (
+    QueueConsumer(function="send_notifications", queue=NOTIFICATIONS_QUEUE, batch_size=10),
+)
 OBJECT_CREATED_CONSUMERS: tuple[ObjectCreatedConsumer, ...] = (
     ObjectCreatedConsumer(function="attachment_uploaded", bucket=ATTACHMENTS_BUCKET, prefix="pending/"),
 )

@@ -67,24 +67,54 @@ def outbox(args: argparse.Namespace) -> None:
         print(json.dumps(message, ensure_ascii=False))
 
 
+def _sent_at(provider_message_id: str | None) -> str | None:
+    """When the app handed the message over (the notification item), if it was one of ours."""
+    if not provider_message_id:
+        return None
+    try:
+        from chalicelib.notifications import repository
+
+        item = repository.by_provider_message(provider_message_id)
+    except Exception:  # no table (e.g. a moto server without the app's tables): unknown time
+        return None
+    return str(item["sentAt"]) if item and item.get("sentAt") else None
+
+
 def sent_messages(moto_url: str) -> list[dict[str, Any]]:
-    """SMS (SNS) and e-mail (SES) that moto accepted, oldest first."""
+    """SMS (SNS) and e-mail (SES) that moto accepted, oldest first.
+
+    moto's internal `/moto-api/data.json` lists every model instance: sns/SMS holds each SMS handed to
+    `Publish(PhoneNumber=...)`, ses/Message each e-mail, in the order moto accepted them. Neither has a
+    timestamp; `sentAt` is the notification's, found by the provider message id (None for messages the
+    app did not send), and orders the two channels together."""
     with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as response:
         data = json.loads(response.read())
     found: list[dict[str, Any]] = []
+    for sms in data.get("sns", {}).get("SMS", []):
+        found.append(
+            {
+                "channel": "sms",
+                "to": sms.get("phone_number"),
+                "subject": None,
+                "body": sms.get("message"),
+                "sentAt": _sent_at(sms.get("message_id")),
+            }
+        )
     for name, instances in data.get("ses", {}).items():
         for message in instances:
             if name in {"Message", "RawMessage", "TemplateMessage"}:
+                destinations = message.get("destinations")
+                to = destinations.get("ToAddresses") if isinstance(destinations, dict) else destinations
                 found.append(
                     {
                         "channel": "email",
-                        "to": message.get("destinations"),
+                        "to": to[0] if isinstance(to, list) and len(to) == 1 else to,
                         "subject": message.get("subject"),
                         "body": message.get("body") or message.get("raw_data"),
-                        "sentAt": None,
+                        "sentAt": _sent_at(message.get("id")),
                     }
                 )
-    return found
+    return sorted(found, key=lambda m: m["sentAt"] or "")  # stable: moto's order within a channel
 
 
 def seed(args: argparse.Namespace) -> None:

@@ -102,6 +102,10 @@ def create_resources(env: dict[str, str]) -> None:
                     ),
                 },
             )
+    # moto's SES sends only from a verified identity, as SES does (the sender of notifications, R-11).
+    from chalicelib.notifications.text import DEFAULT_FROM_EMAIL
+
+    _aws("ses", env).verify_email_identity(EmailAddress=env.get("NOTIFICATION_FROM_EMAIL") or DEFAULT_FROM_EMAIL)
     if definitions.BUCKETS:
         s3 = _aws("s3", env)
         for bucket in definitions.BUCKETS:

@@ -24,10 +24,24 @@ if TYPE_CHECKING:
 
 bp = Blueprint(__name__)
 E = TypeVar("E", bound="models.AdminEvent")
+R = TypeVar("R")
+
+
+def _account_result(account: Account) -> dict[str, Any]:
+    return {
+        "citizenId": account.citizen_id,
+        "locked": account.locked,
+        "lock": account.lock.to_record() if account.lock else None,
+        "recordSealed": account.record_sealed,
+    }
 
 
 def _run(
-    name: str, model_name: str, event: Any, action: Callable[[E, accounts.SupportRequest], Account]
+    name: str,
+    model_name: str,
+    event: Any,
+    action: Callable[[E, accounts.SupportRequest], R],
+    result_of: Callable[[R], dict[str, Any]] = _account_result,  # type: ignore[assignment]
 ) -> dict[str, Any]:
     from chalicelib.admin import (
         models,  # lazily: the API function shares this module and needs no admin models
@@ -37,7 +51,7 @@ def _run(
     try:
         parsed = validate(model, event if isinstance(event, dict) else {})
         request = accounts.SupportRequest(ticket_ref=parsed.ticket_ref, region=parsed.region, actor=parsed.actor)
-        account = action(parsed, request)
+        outcome = action(parsed, request)
     except Problem as problem:
         logger.info("admin action refused", extra={"function": name, "code": problem.code})
         metrics.add_metric(name="AdminActionRefused", unit="Count", value=1)
@@ -49,13 +63,7 @@ def _run(
     logger.info("admin action done", extra={"function": name})
     metrics.add_metric(name="AdminAction", unit="Count", value=1)
     metrics.flush_metrics()
-    return {
-        "ok": True,
-        "citizenId": account.citizen_id,
-        "locked": account.locked,
-        "lock": account.lock.to_record() if account.lock else None,
-        "recordSealed": account.record_sealed,
-    }
+    return {"ok": True, **result_of(outcome)}
 
 
 @bp.lambda_function(name="admin_lock_account")
@@ -106,3 +114,27 @@ def admin_seal_record(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
 
     return _run("admin_seal_record", "SealRecordEvent", event, act)
+
+
+@bp.lambda_function(name="admin_change_settings")
+def admin_change_settings(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """R-15: change a citizen's settings under a ticket (runbook: change-settings.md)."""
+    from chalicelib.settings import service as settings
+
+    def act(e: models.ChangeSettingsEvent, request: accounts.SupportRequest) -> tuple[str, dict[str, Any]]:
+        changes = e.changes.model_dump(by_alias=True, include=set(e.changes.model_fields_set))
+        return settings.change_by_support(e.personnummer, changes, request=request, clock=system_clock)
+
+    def result(outcome: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        citizen_id, view = outcome
+        # The answer lands in the console only: the flags, and whether each detail is set — not the details.
+        return {
+            "citizenId": citizen_id,
+            "settings": {
+                **{k: v for k, v in view.items() if k not in ("mobile", "email")},
+                "hasMobile": view["mobile"] is not None,
+                "hasEmail": view["email"] is not None,
+            },
+        }
+
+    return _run("admin_change_settings", "ChangeSettingsEvent", event, act, result)

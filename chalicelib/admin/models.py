@@ -8,6 +8,7 @@ from pydantic import Field
 
 from chalicelib.core.models import ApiModel, PersonnummerField
 from chalicelib.core.regions import Region
+from chalicelib.settings.models import SettingsChanges
 
 Text = Field(min_length=1, max_length=200)
 
@@ -48,3 +49,10 @@ class UnlockDecisionEvent(AdminEvent):
 class SealRecordEvent(AdminEvent):
     sealed: bool = True
     form_ref: str = Text
+
+
+class ChangeSettingsEvent(AdminEvent):
+    """R-15: the support desk changes settings for a citizen who can no longer do it. Same fields, merge
+    semantics and rules as PATCH /citizens/{cid}/settings."""
+
+    changes: SettingsChanges

@@ -94,6 +94,12 @@ _SECURITY_SCHEMES = {
         "description": "Opaque session token from POST /auth/bankid/collect",
     },
     "staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "careSystemJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Machine JWT from the staff IdP with `client` and scope `contact-details:read`",
+    },
 }
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}

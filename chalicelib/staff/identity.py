@@ -63,24 +63,35 @@ def reset_key_cache() -> None:
     _key.cache_clear()
 
 
-def authenticate_staff(token: str) -> StaffPrincipal:
+def verified_claims(token: str, *, required: list[str], invalid: Unauthenticated) -> dict[str, Any]:
+    """The claims of a JWT from the staff IdP (signature, issuer, audience, expiry checked), or `invalid`.
+    Shared by staff tokens and care-system (machine) tokens."""
     import jwt
 
     config = settings()
     key = _key()
     try:
         signing_key = key.get_signing_key_from_jwt(token).key if isinstance(key, jwt.PyJWKClient) else key
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             signing_key,
             algorithms=["RS256", "ES256"],
             audience=config.staff_jwt_audience,
             issuer=config.staff_jwt_issuer,
-            options={"require": ["exp", "iss", "aud", "hsaId"]},
+            options={"require": ["exp", "iss", "aud", *required]},
             leeway=30,
         )
     except jwt.PyJWTError:
-        raise Unauthenticated("Ogiltig eller utgången personalinloggning.", code="staff-token-invalid") from None
+        raise invalid from None
+    return claims
+
+
+def authenticate_staff(token: str) -> StaffPrincipal:
+    claims = verified_claims(
+        token,
+        required=["hsaId"],
+        invalid=Unauthenticated("Ogiltig eller utgången personalinloggning.", code="staff-token-invalid"),
+    )
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not isinstance(claims.get("hsaId"), str):
         raise Unauthenticated("Ogiltig personalinloggning.", code="staff-token-invalid")

@@ -383,6 +383,7 @@ def test_each_function_has_an_encrypted_log_group_with_retention(template_dict: 
     groups = {
         g["Properties"]["LogGroupName"]: g["Properties"]
         for g in resources(template_dict, "AWS::Logs::LogGroup").values()
+        if isinstance(g["Properties"]["LogGroupName"], str)  # the SMS delivery log groups have the account in the name
     }
     for name in FUNCTIONS:
         group = groups[f"/aws/lambda/{resource_name(STAGE, name)}"]
@@ -409,7 +410,8 @@ def test_no_scan_and_no_wildcard_actions_anywhere(template_dict: dict[str, Any])
 def test_one_role_per_function_and_no_chalice_managed_policies(template_dict: dict[str, Any]) -> None:
     all_roles = resources(template_dict, "AWS::IAM::Role")
     # EventBridge Scheduler's invoker roles (one per schedule, lambda:InvokeFunction on one function).
-    roles = {k: v for k, v in all_roles.items() if "SchedulerRole" not in k}
+    # SNS's SMS delivery status role (writes the two SMS delivery log groups, nothing else).
+    roles = {k: v for k, v in all_roles.items() if "SchedulerRole" not in k and "SmsDeliveryStatusRole" not in k}
     fn_roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(template_dict).values()]
     assert sorted(fn_roles) == sorted(roles)  # distinct, and no other role in the stack
     for role in roles.values():
@@ -615,3 +617,132 @@ def test_case_functions_retention_on_the_stream_and_overdue_on_a_stockholm_sched
         },
     )
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "OverdueCases"})
+
+
+# --- notifications (R-11, R-12) ---------------------------------------------------------------
+
+
+def _role_statements(template_dict: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    role_id = function_named(template_dict, name)["Properties"]["Role"]["Fn::GetAtt"][0]
+    found = []
+    for policy in resources(template_dict, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def _actions(template_dict: dict[str, Any], name: str) -> set[str]:
+    return {a for s in _role_statements(template_dict, name) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+
+
+def test_notification_functions_are_fed_by_the_stream_and_the_queue(template: Template) -> None:
+    for name in ("inbox_events", "case_retention"):  # two mappings on the one stream
+        template.has_resource_properties(
+            "AWS::Lambda::EventSourceMapping",
+            {
+                "FunctionName": resource_name(STAGE, name),
+                "EventSourceArn": Match.object_like({"Fn::GetAtt": Match.array_with(["StreamArn"])}),
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": resource_name(STAGE, "send_notifications"),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "QueueName": resource_name(STAGE, "NotificationsQueue"),
+            "VisibilityTimeout": 60,
+            "RedrivePolicy": Match.object_like({"maxReceiveCount": 5}),
+            "KmsMasterKeyId": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Dimensions": [{"Name": "QueueName", "Value": Match.any_value()}],
+            "AlarmName": Match.string_like_regexp("NotificationsQueueDlqDepth"),
+        },
+    )
+
+
+def test_notification_permissions_are_least_privilege(template_dict: dict[str, Any]) -> None:
+    main = table_id(template_dict, "MainTable")
+    idempotency = table_id(template_dict, "IdempotencyTable")
+    stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}  # its stream ARN
+    assert _allowed_dynamodb(template_dict, "inbox_events")[main] - stream_reads == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+    assert _allowed_dynamodb(template_dict, "send_notifications") == {
+        main: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+        idempotency: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    }
+    assert _allowed_dynamodb(template_dict, "delivery_feedback") == {
+        main: {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"}
+    }
+    # Only the producer sends to the queue; only the sender publishes SMS and sends e-mail.
+    assert "sqs:SendMessage" in _actions(template_dict, "inbox_events")
+    for name in FUNCTIONS:
+        actions = _actions(template_dict, name)
+        assert ("sns:Publish" in actions) == (name == "send_notifications"), name
+        assert ("ses:SendEmail" in actions) == (name == "send_notifications"), name
+    statements = _role_statements(template_dict, "send_notifications")
+    sms = next(s for s in statements if s.get("Sid") == "SmsToPhoneNumbers")
+    assert sms["Resource"] == "*"  # SMS to a phone number has no resource ARN
+    deny = next(s for s in statements if s.get("Sid") == "NoTopicPublish")
+    assert deny["Effect"] == "Deny" and deny["Action"] == "sns:Publish"
+    email = next(s for s in statements if s.get("Sid") == "NotificationEmail")
+    assert "*" not in as_list(email["Resource"])
+    assert "configuration-set/" in json.dumps(email["Resource"])
+    assert email["Condition"] == {"StringEquals": {"ses:FromAddress": "no-reply@e-tjanster.example"}}
+    env = function_named(template_dict, "send_notifications")["Properties"]["Environment"]["Variables"]
+    assert env["NOTIFICATION_FROM_EMAIL"] == "no-reply@e-tjanster.example"
+    assert env["SES_CONFIGURATION_SET"] == f"e-services-{STAGE}-notifications"
+
+
+def test_ses_events_reach_delivery_feedback_through_an_encrypted_topic(template_dict: dict[str, Any]) -> None:
+    topics = {k: v for k, v in resources(template_dict, "AWS::SNS::Topic").items() if "SesEvents" in k}
+    ((topic_id, topic),) = topics.items()
+    assert topic["Properties"]["KmsMasterKeyId"]
+    ((config_set),) = resources(template_dict, "AWS::SES::ConfigurationSet").values()
+    assert config_set["Properties"]["Name"] == f"e-services-{STAGE}-notifications"
+    ((destination),) = resources(template_dict, "AWS::SES::ConfigurationSetEventDestination").values()
+    event_destination = destination["Properties"]["EventDestination"]
+    assert event_destination["SnsDestination"]["TopicARN"] == {"Ref": topic_id}
+    assert {"delivery", "bounce", "complaint"} <= set(event_destination["MatchingEventTypes"])
+    subscriptions = [
+        s
+        for s in resources(template_dict, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ]
+    assert len(subscriptions) == 1 and subscriptions[0]["Properties"]["Protocol"] == "lambda"
+    assert resource_name(STAGE, "delivery_feedback") in json.dumps(subscriptions[0]["Properties"]["Endpoint"])
+    permissions = resources(template_dict, "AWS::Lambda::Permission").values()
+    assert any(
+        p["Properties"]["Principal"] == "sns.amazonaws.com" and p["Properties"]["SourceArn"] == {"Ref": topic_id}
+        for p in permissions
+    )
+
+
+def test_sms_delivery_logs_reach_delivery_feedback_and_spend_is_alarmed(
+    template: Template, template_dict: dict[str, Any]
+) -> None:
+    filters = resources(template_dict, "AWS::Logs::SubscriptionFilter").values()
+    assert len(filters) == 2
+    for subscription_filter in filters:
+        assert resource_name(STAGE, "delivery_feedback") in json.dumps(
+            subscription_filter["Properties"]["DestinationArn"]
+        )
+        group_id = subscription_filter["Properties"]["LogGroupName"]["Ref"]
+        group_name = resources(template_dict, "AWS::Logs::LogGroup")[group_id]["Properties"]["LogGroupName"]
+        assert "DirectPublishToPhoneNumber" in json.dumps(group_name)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"Namespace": "AWS/SNS", "MetricName": "SMSMonthToDateSpentUSD", "AlarmActions": Match.any_value()},
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "NotificationDeliveryFailures"})

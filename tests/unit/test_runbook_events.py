@@ -12,6 +12,7 @@ EVENTS = {
     "unlock-account.json": models.UnlockAccountEvent,
     "record-unlock-decision.json": models.UnlockDecisionEvent,
     "seal-record.json": models.SealRecordEvent,
+    "change-settings.json": models.ChangeSettingsEvent,
 }
 
 

@@ -1,0 +1,42 @@
+"""The contact-details service for care providers' systems (API.md, Machine clients; R-13)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.core.clock import system_clock
+from chalicelib.core.http import ok, parse_body
+from chalicelib.core.lazy import lazy_module
+from chalicelib.core.openapi import documented
+
+if TYPE_CHECKING:
+    from chalicelib.contacts import identity, service
+else:
+    service = lazy_module("chalicelib.contacts.service")
+    identity = lazy_module("chalicelib.contacts.identity")
+
+bp = Blueprint(__name__)
+TAG = "Contact details"
+MODELS = "chalicelib.contacts.models"
+
+
+@documented(
+    bp,
+    "/contact-details/lookup",
+    "POST",
+    summary="A citizen's shared mobile/e-mail (PU-tjänsten; audited)",
+    tag=TAG,
+    models=MODELS,
+    request="ContactLookupRequest",
+    responses={200: "ContactDetails"},
+    security="careSystemJwt",
+    problems=(401, 403, 404, 422),
+)
+def contact_lookup() -> Response:
+    from chalicelib.contacts import models
+
+    system = identity.from_request(bp.current_request)
+    body = parse_body(bp.current_request, models.ContactLookupRequest)
+    return ok(service.lookup(system, body.personnummer, clock=system_clock))
