@@ -232,17 +232,14 @@ def _account_for(personnummer: str) -> tuple[str, Account]:
 
 
 def _refuse(subject: str, action: str, request: SupportRequest, problem: Problem, clock: Clock) -> None:
-    audit.append(
-        audit.AuditEntry(
-            subject=subject,
-            action=action,
-            actor_kind="support-desk",
-            actor=request.actor,
-            at=clock(),
-            outcome=f"refused:{problem.code}",
-            ticket_ref=request.ticket_ref,
-            region=request.region,
-        )
+    audit.support_desk_refusal(
+        subject,
+        action,
+        actor=request.actor,
+        ticket_ref=request.ticket_ref,
+        region=request.region,
+        code=problem.code,
+        at=clock(),
     )
 
 

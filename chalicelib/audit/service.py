@@ -83,3 +83,30 @@ def staff_reads(citizen_id: str, limit: int = 200) -> list[dict[str, Any]]:
         }
         for e in entries
     ]
+
+
+def support_desk_refusal(
+    subject: str,
+    action: str,
+    *,
+    actor: str,
+    ticket_ref: str,
+    region: str,
+    code: str,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A refused support-desk action is audited too, with its ticket (R-03, R-15)."""
+    append(
+        AuditEntry(
+            subject=subject,
+            action=action,
+            actor_kind="support-desk",
+            actor=actor,
+            at=at,
+            outcome=f"refused:{code}",
+            ticket_ref=ticket_ref,
+            region=region,
+            details=details or {},
+        )
+    )

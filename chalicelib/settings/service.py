@@ -155,18 +155,15 @@ def change_by_support(
     action = "settings.change"
 
     def refuse(subject: str, problem: Problem) -> None:
-        audit.append(
-            audit.AuditEntry(
-                subject=subject,
-                action=action,
-                actor_kind="support-desk",
-                actor=request.actor,
-                at=clock(),
-                outcome=f"refused:{problem.code}",
-                ticket_ref=request.ticket_ref,
-                region=request.region,
-                details={"fields": sorted(changes)},
-            )
+        audit.support_desk_refusal(
+            subject,
+            action,
+            actor=request.actor,
+            ticket_ref=request.ticket_ref,
+            region=request.region,
+            code=problem.code,
+            at=clock(),
+            details={"fields": sorted(changes)},
         )
 
     account = accounts.find_by_personnummer(personnummer)
