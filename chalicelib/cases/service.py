@@ -145,6 +145,56 @@ def _commit(actions: list[dict[str, Any]], *, first_is_new: bool = True) -> bool
     return True
 
 
+def _staff_actor(staff: StaffPrincipal) -> dict[str, Any]:
+    return {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name}
+
+
+def _create(
+    case: dict[str, Any],
+    message_id: str,
+    now: datetime,
+    *,
+    message_kind: str,
+    author: dict[str, Any],
+    history_actor: dict[str, Any],
+    body: str,
+    attachment_ids: list[str],
+    uploader: tuple[Literal["citizen", "staff"], str],
+    inbox_kind: inbox.InboxKind,
+    unread: bool,
+) -> bool:
+    """A new case with its first message, history entry, inbox item and files: one transaction.
+    False when an idempotent retry found the case already there."""
+    case_id = case["caseId"]
+    return _commit(
+        [
+            repository.put_new(case),
+            _message_item(
+                case_id, message_id, now, kind=message_kind, author=author, body=body, attachment_ids=attachment_ids
+            ),
+            _history(case_id, now, "created", history_actor, {"kind": case["kind"]}),
+            inbox.new_item(
+                case["citizenId"],
+                item_id=case_id,
+                kind=inbox_kind,
+                subject=case["subject"],
+                sender=case["clinicName"],
+                at=now,
+                unread=unread,
+                case_id=case_id,
+            ),
+            *_attachments(
+                attachment_ids,
+                kind=uploader[0],
+                uploader_id=uploader[1],
+                case_id=case_id,
+                message_id=message_id,
+                allowed=bool(case["attachmentsAllowed"]),
+            ),
+        ]
+    )
+
+
 # ---------------------------------------------------------------- citizen side
 
 
@@ -226,32 +276,19 @@ def _open_case(
         **repository.status_index(clinic.clinic_id, "open", iso(now), case_id),
         **repository.due_index(clinic.clinic_id, due, case_id),
     }
-    actions = [
-        repository.put_new(case),
-        _message_item(
-            case_id, message_id, now, kind="citizen-message", author=author, body=body, attachment_ids=attachment_ids
-        ),
-        _history(case_id, now, "created", author, {"kind": kind}),
-        inbox.new_item(
-            subject.citizen_id,
-            item_id=case_id,
-            kind="case",
-            subject=title,
-            sender=clinic.name,
-            at=now,
-            unread=False,
-            case_id=case_id,
-        ),
-        *_attachments(
-            attachment_ids,
-            kind="citizen",
-            uploader_id=subject.citizen_id,
-            case_id=case_id,
-            message_id=message_id,
-            allowed=attachments_allowed,
-        ),
-    ]
-    created = _commit(actions)
+    created = _create(
+        case,
+        message_id,
+        now,
+        message_kind="citizen-message",
+        author=author,
+        history_actor=author,
+        body=body,
+        attachment_ids=attachment_ids,
+        uploader=("citizen", subject.citizen_id),
+        inbox_kind="case",
+        unread=False,
+    )
     if created:
         metrics.add_metric(name="CaseStarted", unit="Count", value=1)
     return Created(case_id, created)
@@ -503,7 +540,7 @@ def assign(staff: StaffPrincipal, case_id: str, handler_hsa_id: str, *, clock: C
                 case_id,
                 now,
                 "assigned",
-                {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name},
+                _staff_actor(staff),
                 {"handlerHsaId": handler_hsa_id},
             ),
         ],
@@ -550,7 +587,7 @@ def staff_message(
             case_id,
             now,
             "message",
-            {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name},
+            _staff_actor(staff),
             {"messageId": message_id, "kind": kind},
         ),
         *_attachments(
@@ -581,7 +618,7 @@ def close(staff: StaffPrincipal, case_id: str, *, clock: Clock) -> dict[str, Any
                 remove=("gsi3pk", "gsi3sk"),
             ),
             inbox.arrived_action(case["citizenId"], case_id, now, unread=None, expires_at=expires),
-            _history(case_id, now, "closed", {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name}),
+            _history(case_id, now, "closed", _staff_actor(staff)),
         ],
         first_is_new=False,
     )
@@ -631,43 +668,23 @@ def start_conversation(
         "handlerHsaId": staff.hsa_id,
         "createdAt": iso(now),
         "updatedAt": iso(now),
-        "startedBy": {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name},
+        "startedBy": _staff_actor(staff),
         "attachmentsAllowed": True,
         "version": 1,
         **repository.status_index(clinic.clinic_id, "assigned", iso(now), case_id),
     }
-    created = _commit(
-        [
-            repository.put_new(case),
-            _message_item(
-                case_id, message_id, now, kind="staff-message", author=author, body=body, attachment_ids=attachment_ids
-            ),
-            _history(
-                case_id,
-                now,
-                "created",
-                {"kind": "staff", "hsaId": staff.hsa_id, "name": staff.name},
-                {"kind": "conversation"},
-            ),
-            inbox.new_item(
-                account.citizen_id,
-                item_id=case_id,
-                kind="message",
-                subject=title,
-                sender=clinic.name,
-                at=now,
-                unread=True,
-                case_id=case_id,
-            ),
-            *_attachments(
-                attachment_ids,
-                kind="staff",
-                uploader_id=staff.hsa_id,
-                case_id=case_id,
-                message_id=message_id,
-                allowed=True,
-            ),
-        ]
+    created = _create(
+        case,
+        message_id,
+        now,
+        message_kind="staff-message",
+        author=author,
+        history_actor=_staff_actor(staff),
+        body=body,
+        attachment_ids=attachment_ids,
+        uploader=("staff", staff.hsa_id),
+        inbox_kind="message",
+        unread=True,
     )
     return Created(case_id, created)
 

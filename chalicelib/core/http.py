@@ -32,6 +32,8 @@ _CHALICE_CODES = {
     "NotFoundError": "not-found",
     "UnauthorizedError": "unauthenticated",
     "ForbiddenError": "forbidden",
+    # Chalice answers an unexpected exception in a view itself (only ChaliceUnhandledError reaches us).
+    "InternalServerError": "internal-error",
 }
 
 
