@@ -243,6 +243,11 @@ def _refuse(subject: str, action: str, request: SupportRequest, problem: Problem
     )
 
 
+class AlreadyDone(Exception):
+    """The account is already as the request asks, by this same request (a retried console event):
+    nothing is written, not even a second audit entry or inbox message."""
+
+
 Decide = Callable[[Account], tuple[dict[str, Any], list[str], bool, list[dict[str, Any]], dict[str, Any]]]
 """Given the current account: (values to set, attributes to remove, bump session epoch, extra
 transaction actions, audit details) — or raise a Problem to refuse."""
@@ -258,6 +263,8 @@ def _change(personnummer: str, action: str, request: SupportRequest, clock: Cloc
     for _ in range(3):
         try:
             set_values, remove, bump_epoch, extra, details = decide(account)
+        except AlreadyDone:
+            return account
         except Problem as problem:
             _refuse(audit.citizen_subject(account.citizen_id), action, request, problem, clock)
             raise
@@ -339,6 +346,14 @@ def record_unlock_decision(
 
     def decide(account: Account) -> tuple[dict[str, Any], list[str], bool, list[dict[str, Any]], dict[str, Any]]:
         current = _care_lock_of_region(account, request)
+        recorded = account.unlock_decision
+        if (
+            recorded is not None
+            and recorded.decided_at >= current.locked_at
+            and (recorded.approved, recorded.decision_ref, recorded.ticket_ref)
+            == (approved, decision_ref, request.ticket_ref)
+        ):
+            raise AlreadyDone  # this decision is recorded (and a "no" told) already
         decision = UnlockDecision(
             approved=approved,
             head_of_unit=head_of_unit,
@@ -431,6 +446,8 @@ def seal_record(personnummer: str, *, sealed: bool, form_ref: str, request: Supp
     """R-09: sealing is a flag for the record service, independent of the login lock."""
 
     def decide(account: Account) -> tuple[dict[str, Any], list[str], bool, list[dict[str, Any]], dict[str, Any]]:
+        if account.record_sealed == sealed:
+            raise AlreadyDone  # already so: a repeat changes nothing
         values: dict[str, Any] = {"recordSealed": sealed, "recordSealChangedAt": iso(clock())}
         return values, [], False, [], {"sealed": sealed, "formRef": form_ref}
 

@@ -114,30 +114,42 @@ def attachment_from_item(item: dict[str, Any]) -> Attachment:
     )
 
 
+def _new_item(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "pk": f"ATTACHMENT#{attachment.attachment_id}",
+        "sk": ITEM_SK,
+        "type": "attachment",
+        "attachmentId": attachment.attachment_id,
+        "uploaderKind": attachment.uploader.kind,
+        "uploaderId": attachment.uploader.id,
+        "clinicId": attachment.uploader.clinic_id,
+        "fileName": attachment.file_name,
+        "contentType": attachment.content_type,
+        "size": attachment.size,
+        "declaredSize": attachment.size,
+        "status": attachment.status,
+        "createdAt": attachment.created_at,
+        "expiresAt": attachment.expires_at,
+    }
+
+
 def put_new(attachment: Attachment) -> None:
     """The pending attachment; its id is new, so it must not exist yet."""
+    put = put_new_action(attachment)["Put"]
     dynamo.client().put_item(
-        TableName=settings().main_table,
-        Item=dynamo.to_item(
-            {
-                "pk": f"ATTACHMENT#{attachment.attachment_id}",
-                "sk": ITEM_SK,
-                "type": "attachment",
-                "attachmentId": attachment.attachment_id,
-                "uploaderKind": attachment.uploader.kind,
-                "uploaderId": attachment.uploader.id,
-                "clinicId": attachment.uploader.clinic_id,
-                "fileName": attachment.file_name,
-                "contentType": attachment.content_type,
-                "size": attachment.size,
-                "declaredSize": attachment.size,
-                "status": attachment.status,
-                "createdAt": attachment.created_at,
-                "expiresAt": attachment.expires_at,
-            }
-        ),
-        ConditionExpression="attribute_not_exists(pk)",
+        TableName=put["TableName"], Item=put["Item"], ConditionExpression=put["ConditionExpression"]
     )
+
+
+def put_new_action(attachment: Attachment) -> dict[str, Any]:
+    """The pending attachment as a transaction action; its id is new, so it must not exist yet."""
+    return {
+        "Put": {
+            "TableName": settings().main_table,
+            "Item": dynamo.to_item(_new_item(attachment)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 def get(attachment_id: str) -> Attachment | None:

@@ -10,7 +10,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound
-from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.http import idempotency_key, ok, parse_body, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 
@@ -34,7 +34,12 @@ def _upload(uploader: Any) -> Response:
 
     body = parse_body(bp.current_request, http_models.UploadRequest)
     attachment, upload = service.create_upload(
-        uploader, body.file_name, body.content_type, body.size, clock=system_clock
+        uploader,
+        body.file_name,
+        body.content_type,
+        body.size,
+        clock=system_clock,
+        idempotency_key=idempotency_key(bp.current_request),
     )
     return ok({"attachmentId": attachment.attachment_id, "upload": upload}, status=201)
 

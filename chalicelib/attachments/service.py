@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 from chalicelib.attachments import content, repository
 from chalicelib.attachments.models import Attachment, Disposition, Uploader
+from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
-from chalicelib.core.errors import Conflict, InvalidInput, NotFound
+from chalicelib.core.errors import Conflict, Gone, InvalidInput, NotFound
 from chalicelib.core.ids import new_id
 
 MAX_BYTES = content.MAX_BYTES
@@ -84,11 +85,26 @@ def _check_file_name(file_name: object) -> str:
 
 
 def create_upload(
-    uploader: Uploader, file_name: str, content_type: str, size: int, *, clock: Clock
+    uploader: Uploader,
+    file_name: str,
+    content_type: str,
+    size: int,
+    *,
+    clock: Clock,
+    idempotency_key: str | None = None,
 ) -> tuple[Attachment, dict[str, Any]]:
     """Validate, store a pending attachment (TTL 24 h) and return it with a presigned POST
     `{"url", "fields"}` valid 15 minutes, bound to key `pending/<id>`, exactly `content_type` and
-    1..`size` bytes. Nothing is written when the input is refused."""
+    1..`size` bytes. Nothing is written when the input is refused. A retry with the same Idempotency-Key
+    gets the same attachment (and a fresh upload form for it) and writes nothing."""
+    guard = idempotency.guard(
+        f"attachment:{uploader.kind}:{uploader.id}:{uploader.clinic_id}",
+        idempotency_key,
+        {"fileName": file_name, "contentType": content_type, "size": size},
+    )
+    first = idempotency.replayed(guard, epoch_seconds(clock()))
+    if first is not None:
+        return _replayed_upload(str(first["id"]), clock)
     declared_type = content_type.strip().lower() if isinstance(content_type, str) else ""
     if declared_type not in ALLOWED_TYPES:
         raise InvalidInput("Bara PDF, GIF, JPEG och PNG kan bifogas.", code="attachment-type-not-allowed")
@@ -110,9 +126,33 @@ def create_upload(
         created_at=iso(now),
         expires_at=epoch_seconds(now) + PENDING_TTL_SECONDS,
     )
-    repository.put_new(attachment)
+    if guard is None:
+        repository.put_new(attachment)
+    else:
+        now_epoch = epoch_seconds(now)
+        actions = idempotency.with_guard(
+            guard, {"id": attachment.attachment_id}, [repository.put_new_action(attachment)], now_epoch
+        )
+        try:
+            dynamo.transact_write(actions)
+        except dynamo.TransactionConflict as conflict:
+            won = idempotency.lost_race(guard, conflict, now_epoch)
+            if won is None:
+                raise
+            return _replayed_upload(str(won["id"]), clock)
     upload = repository.presigned_post(
         repository.pending_key(attachment.attachment_id), declared_type, size, UPLOAD_URL_SECONDS
+    )
+    return attachment, upload
+
+
+def _replayed_upload(attachment_id: str, clock: Clock) -> tuple[Attachment, dict[str, Any]]:
+    """The first attempt's attachment with a fresh upload form (the first form may never have arrived)."""
+    attachment = get(attachment_id, clock=clock)
+    if attachment is None:
+        raise Gone("Uppladdningen har gått ut. Börja om med en ny.", code="upload-expired")
+    upload = repository.presigned_post(
+        repository.pending_key(attachment_id), attachment.content_type, attachment.size, UPLOAD_URL_SECONDS
     )
     return attachment, upload
 

@@ -6,7 +6,7 @@ from chalice.app import Request
 
 from chalicelib.auth import service
 from chalicelib.core.clock import system_clock
-from chalicelib.core.errors import BadRequest, Forbidden, Unauthenticated
+from chalicelib.core.errors import Forbidden, Unauthenticated
 from chalicelib.core.http import bearer_token
 from chalicelib.guardians import service as guardians
 from chalicelib.population.port import population_register
@@ -34,12 +34,3 @@ def _refuse_staff(token: str) -> None:
     except Unauthenticated:
         return
     raise Forbidden("Den här funktionen är bara för invånaren själv.", code="citizen-only")
-
-
-def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 128 or not key.isprintable():
-        raise BadRequest("Idempotency-Key ska vara 1–128 tecken.", code="invalid-idempotency-key")
-    return key

@@ -17,7 +17,7 @@ from chalicelib.accounts import service as accounts
 from chalicelib.accounts.models import Account
 from chalicelib.accounts.repository import account_from_item
 from chalicelib.auth import repository
-from chalicelib.core import dynamo
+from chalicelib.core import dynamo, rate_limit
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.config import settings
 from chalicelib.core.errors import (
@@ -98,7 +98,27 @@ def _bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise
 
 
+# Starts per client address and per personnummer (issue 7): BankID allows one order per person and a
+# second start cancels the first, so unlimited starts with someone's personnummer would keep that person
+# out. The QR/autostart flow (no personnummer) is what the app should use: nobody can cancel it.
+ADDRESS_WINDOW_S = 60
+PERSON_WINDOW_S = 300
+
+
+def start_limits(personnummer: str | None, end_user_ip: str) -> list[rate_limit.Limit]:
+    config = settings()
+    limits = [
+        rate_limit.Limit("auth-start-address", end_user_ip, config.auth_start_limit_per_address, ADDRESS_WINDOW_S)
+    ]
+    if personnummer:
+        limits.append(
+            rate_limit.Limit("auth-start-person", personnummer, config.auth_start_limit_per_person, PERSON_WINDOW_S)
+        )
+    return limits
+
+
 def start(personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock) -> StartedOrder:
+    rate_limit.consume(start_limits(personnummer, end_user_ip), clock())
     requirement = {"personalNumber": personnummer} if personnummer else None
     order = _bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
     now = clock()

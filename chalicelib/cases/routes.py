@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import idempotency_key, subject_for
+from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
-from chalicelib.core.http import ok, parse_body
+from chalicelib.core.http import idempotency_key, ok, parse_body
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 

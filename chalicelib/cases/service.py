@@ -2,8 +2,9 @@
 
 Every change to a case is one transaction: the new message or state, its history entry (R-28), the
 citizen's inbox item and any attachments — all or nothing. Messages and history are never changed
-(R-25, R-28). Creating calls take an idempotency key: the new item's id derives from it, so a retry
-finds its first result instead of writing again.
+(R-25, R-28). Creating calls take an Idempotency-Key: a guard item at a key derived from it commits in
+the same transaction (`core/idempotency`), so a retry answers the first result and writes nothing.
+Appending to a case re-reads and retries when someone else changed the case first (`core/concurrency`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from chalicelib.accounts import service as accounts
 from chalicelib.audit import service as audit
 from chalicelib.cases import repository
 from chalicelib.clinics import service as clinics
-from chalicelib.core import dynamo
+from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso, stockholm_date
+from chalicelib.core.concurrency import VersionConflict, retrying
 from chalicelib.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.observability import metrics
@@ -132,17 +134,50 @@ def _attachments(
     return attach_actions(ids, Uploader(kind, uploader_id), case_id=case_id, message_id=message_id)
 
 
-def _commit(actions: list[dict[str, Any]], *, first_is_new: bool = True) -> bool:
-    """Commits; False when the first action (the new item) already existed: an idempotent retry."""
+def _concurrent_change() -> Conflict:
+    return Conflict("Ärendet ändrades samtidigt. Försök igen.", code="concurrent-change")
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    created: bool  # False: an idempotent retry found the first result
+
+
+def _commit(
+    actions: list[dict[str, Any]],
+    *,
+    now: datetime,
+    guard: idempotency.Guard | None = None,
+    created_id: str | None = None,
+    versioned: int | None = None,
+) -> Created | None:
+    """Commits `actions` (with the idempotency guard first, if any). Returns the first result when the
+    same Idempotency-Key won; raises VersionConflict when the version-checked action at index
+    `versioned` lost a race (or DynamoDB cancelled for a concurrent transaction): the caller reads again.
+    `created_id` is the id the call creates: a new case whose id already exists is a replay too."""
+    now_epoch = epoch_seconds(now)
+    result = {"id": created_id} if created_id else {}
     try:
-        dynamo.transact_write(actions)
+        dynamo.transact_write(idempotency.with_guard(guard, result, actions, now_epoch))
     except dynamo.TransactionConflict as conflict:
-        if first_is_new and conflict.failed(0):
-            return False
+        first = idempotency.lost_race(guard, conflict, now_epoch)
+        if first is not None:
+            return Created(str(first.get("id", created_id)), created=False)
+        offset = 1 if guard else 0
+        if dynamo.is_unavailable(conflict) or (versioned is not None and conflict.failed(versioned + offset)):
+            raise VersionConflict from None
+        if created_id and versioned is None and conflict.failed(offset):
+            return Created(created_id, created=False)  # the new case's id (derived from the key) exists
         if any(r == "ConditionalCheckFailed" for r in conflict.reasons):
-            raise Conflict("Ärendet ändrades samtidigt. Försök igen.", code="concurrent-change") from None
+            raise _concurrent_change() from None
         raise
-    return True
+    return None
+
+
+def _replayed(guard: idempotency.Guard | None, clock: Clock) -> Created | None:
+    first = idempotency.replayed(guard, epoch_seconds(clock()))
+    return Created(str(first["id"]), created=False) if first else None
 
 
 def _staff_actor(staff: StaffPrincipal) -> dict[str, Any]:
@@ -154,6 +189,7 @@ def _create(
     message_id: str,
     now: datetime,
     *,
+    guard: idempotency.Guard | None,
     message_kind: str,
     author: dict[str, Any],
     history_actor: dict[str, Any],
@@ -166,7 +202,7 @@ def _create(
     """A new case with its first message, history entry, inbox item and files: one transaction.
     False when an idempotent retry found the case already there."""
     case_id = case["caseId"]
-    return _commit(
+    replay = _commit(
         [
             repository.put_new(case),
             _message_item(
@@ -191,17 +227,15 @@ def _create(
                 message_id=message_id,
                 allowed=bool(case["attachmentsAllowed"]),
             ),
-        ]
+        ],
+        now=now,
+        guard=guard,
+        created_id=case_id,
     )
+    return replay is None
 
 
 # ---------------------------------------------------------------- citizen side
-
-
-@dataclass(frozen=True)
-class Created:
-    id: str
-    created: bool  # False: an idempotent retry found the first result
 
 
 def start_case(
@@ -248,6 +282,21 @@ def _open_case(
     kind: str = "case",
     complaint: dict[str, Any] | None = None,
 ) -> Created:
+    scope = f"{kind}:{subject.actor_citizen_id}:{subject.citizen_id}"
+    guard = idempotency.guard(
+        scope,
+        idempotency_key,
+        {
+            "clinic": clinic.clinic_id,
+            "caseType": case_type_id,
+            "subject": title,
+            "body": body,
+            "attachments": attachment_ids,
+            "complaint": complaint,
+        },
+    )
+    if first := _replayed(guard, clock):
+        return first
     now = clock()
     case_id = _id(f"case:{subject.actor_citizen_id}", idempotency_key)
     message_id = _id(f"first:{case_id}", "first")
@@ -288,6 +337,7 @@ def _open_case(
         uploader=("citizen", subject.citizen_id),
         inbox_kind="case",
         unread=False,
+        guard=guard,
     )
     if created:
         metrics.add_metric(name="CaseStarted", unit="Count", value=1)
@@ -350,13 +400,47 @@ def _citizen_case(subject: Subject, case_id: str, clock: Clock) -> dict[str, Any
 def citizen_message(
     subject: Subject, case_id: str, *, body: str, attachment_ids: list[str], idempotency_key: str | None, clock: Clock
 ) -> Created:
+    guard = idempotency.guard(
+        f"case-message:{case_id}:{subject.actor_citizen_id}:{subject.citizen_id}",
+        idempotency_key,
+        {"body": body, "attachments": attachment_ids},
+    )
+    if first := _replayed(guard, clock):
+        return first
+    message_id = _id(f"msg:{case_id}:{subject.actor_citizen_id}", idempotency_key)
+    author = _citizen_author(subject)
+    return retrying(
+        lambda: _citizen_append(
+            subject,
+            case_id,
+            message_id=message_id,
+            author=author,
+            body=body,
+            attachment_ids=attachment_ids,
+            guard=guard,
+            clock=clock,
+        ),
+        conflict=_concurrent_change(),
+    )
+
+
+def _citizen_append(
+    subject: Subject,
+    case_id: str,
+    *,
+    message_id: str,
+    author: dict[str, Any],
+    body: str,
+    attachment_ids: list[str],
+    guard: idempotency.Guard | None,
+    clock: Clock,
+) -> Created:
+    """One attempt: read the case, append the message with a version check on the case."""
     case = _citizen_case(subject, case_id, clock)
     if case["status"] == "closed":
         raise Conflict("Ärendet är avslutat. Starta ett nytt ärende.", code="case-closed")
     now = clock()
-    message_id = _id(f"msg:{case_id}:{subject.actor_citizen_id}", idempotency_key)
     due = iso(_due(now))  # the clinic owes an answer again
-    author = _citizen_author(subject)
     actions = [
         _message_item(
             case_id, message_id, now, kind="citizen-message", author=author, body=body, attachment_ids=attachment_ids
@@ -377,7 +461,7 @@ def citizen_message(
             allowed=bool(case.get("attachmentsAllowed")),
         ),
     ]
-    return Created(message_id, _commit(actions))
+    return _commit(actions, now=now, guard=guard, created_id=message_id, versioned=1) or Created(message_id, True)
 
 
 def citizen_view(subject: Subject, case_id: str, *, clock: Clock) -> dict[str, Any]:
@@ -518,14 +602,17 @@ def record_access(
 def assign(staff: StaffPrincipal, case_id: str, handler_hsa_id: str, *, clock: Clock) -> dict[str, Any]:
     from chalicelib.staff import service as directory
 
-    case = _staff_case(staff, case_id, clock, "case-receiver")
-    if case["status"] == "closed":
-        raise Conflict("Ärendet är avslutat.", code="case-closed")
-    if not directory.has_role(handler_hsa_id, case["clinicId"], "case-handler"):
-        raise InvalidInput("Mottagaren är inte ärendehanterare på mottagningen.", code="not-a-case-handler")
-    now = clock()
-    _commit(
-        [
+    def attempt() -> dict[str, Any]:
+        case = _staff_case(staff, case_id, clock, "case-receiver")
+        if case["status"] == "closed":
+            raise Conflict("Ärendet är avslutat.", code="case-closed")
+        done = {"caseId": case_id, "status": "assigned", "handlerHsaId": handler_hsa_id}
+        if case["status"] == "assigned" and case.get("handlerHsaId") == handler_hsa_id:
+            return done  # already so: a repeated call writes nothing
+        if not directory.has_role(handler_hsa_id, case["clinicId"], "case-handler"):
+            raise InvalidInput("Mottagaren är inte ärendehanterare på mottagningen.", code="not-a-case-handler")
+        now = clock()
+        actions = [
             repository.update_case_action(
                 case_id,
                 int(case["version"]),
@@ -536,17 +623,12 @@ def assign(staff: StaffPrincipal, case_id: str, handler_hsa_id: str, *, clock: C
                     **repository.status_index(case["clinicId"], "assigned", case["createdAt"], case_id),
                 },
             ),
-            _history(
-                case_id,
-                now,
-                "assigned",
-                _staff_actor(staff),
-                {"handlerHsaId": handler_hsa_id},
-            ),
-        ],
-        first_is_new=False,
-    )
-    return {"caseId": case_id, "status": "assigned", "handlerHsaId": handler_hsa_id}
+            _history(case_id, now, "assigned", _staff_actor(staff), {"handlerHsaId": handler_hsa_id}),
+        ]
+        _commit(actions, now=now, versioned=0)
+        return done
+
+    return retrying(attempt, conflict=_concurrent_change())
 
 
 def staff_message(
@@ -559,11 +641,46 @@ def staff_message(
     idempotency_key: str | None,
     clock: Clock,
 ) -> Created:
+    guard = idempotency.guard(
+        f"staff-message:{case_id}:{staff.hsa_id}",
+        idempotency_key,
+        {"kind": kind, "body": body, "attachments": attachment_ids},
+    )
+    if guard:
+        _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind])  # 404/403 before answering a replay
+        if first := _replayed(guard, clock):
+            return first
+    message_id = _id(f"msg:{case_id}:{staff.hsa_id}", idempotency_key)
+    return retrying(
+        lambda: _staff_append(
+            staff,
+            case_id,
+            message_id=message_id,
+            kind=kind,
+            body=body,
+            attachment_ids=attachment_ids,
+            guard=guard,
+            clock=clock,
+        ),
+        conflict=_concurrent_change(),
+    )
+
+
+def _staff_append(
+    staff: StaffPrincipal,
+    case_id: str,
+    *,
+    message_id: str,
+    kind: StaffMessageKind,
+    body: str,
+    attachment_ids: list[str],
+    guard: idempotency.Guard | None,
+    clock: Clock,
+) -> Created:
     case = _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind])
     if case["status"] == "closed":
         raise Conflict("Ärendet är avslutat. Nya meddelanden går inte att skicka.", code="case-closed")
     now = clock()
-    message_id = _id(f"msg:{case_id}:{staff.hsa_id}", idempotency_key)
     set_values: dict[str, Any] = {"updatedAt": iso(now)}
     remove: tuple[str, ...] = ()
     if kind in ("answer", "counter-question"):  # answered, or waiting for the citizen: no longer due (R-20)
@@ -594,17 +711,17 @@ def staff_message(
             attachment_ids, kind="staff", uploader_id=staff.hsa_id, case_id=case_id, message_id=message_id, allowed=True
         ),
     ]
-    return Created(message_id, _commit(actions))
+    return _commit(actions, now=now, guard=guard, created_id=message_id, versioned=1) or Created(message_id, True)
 
 
 def close(staff: StaffPrincipal, case_id: str, *, clock: Clock) -> dict[str, Any]:
-    case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler")
-    if case["status"] == "closed":
-        return {"caseId": case_id, "status": "closed", "closedAt": case["closedAt"]}
-    now = clock()
-    expires = _retention_end(now)
-    _commit(
-        [
+    def attempt() -> dict[str, Any]:
+        case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler")
+        if case["status"] == "closed":
+            return {"caseId": case_id, "status": "closed", "closedAt": case["closedAt"]}
+        now = clock()
+        expires = _retention_end(now)
+        actions = [
             repository.update_case_action(
                 case_id,
                 int(case["version"]),
@@ -619,10 +736,11 @@ def close(staff: StaffPrincipal, case_id: str, *, clock: Clock) -> dict[str, Any
             ),
             inbox.arrived_action(case["citizenId"], case_id, now, unread=None, expires_at=expires),
             _history(case_id, now, "closed", _staff_actor(staff)),
-        ],
-        first_is_new=False,
-    )
-    return {"caseId": case_id, "status": "closed", "closedAt": iso(now)}
+        ]
+        _commit(actions, now=now, versioned=0)
+        return {"caseId": case_id, "status": "closed", "closedAt": iso(now)}
+
+    return retrying(attempt, conflict=_concurrent_change())
 
 
 def start_conversation(
@@ -638,6 +756,13 @@ def start_conversation(
 ) -> Created:
     """Care writes first (R-06: not to a citizen without an activated account, nor to a locked one)."""
     staff.require(clinic_id, "case-receiver", "case-handler")
+    guard = idempotency.guard(
+        f"conversation:{staff.hsa_id}:{clinic_id}",
+        idempotency_key,
+        {"personnummer": personnummer, "subject": title, "body": body, "attachments": attachment_ids},
+    )
+    if first := _replayed(guard, clock):
+        return first
     clinic = clinics.get(clinic_id)
     account = accounts.find_by_personnummer(personnummer)
     if account is None or not account.active:
@@ -685,6 +810,7 @@ def start_conversation(
         uploader=("staff", staff.hsa_id),
         inbox_kind="message",
         unread=True,
+        guard=guard,
     )
     return Created(case_id, created)
 

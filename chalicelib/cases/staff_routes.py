@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import idempotency_key
 from chalicelib.clinics.routes import checked_id
 from chalicelib.core import cursor
 from chalicelib.core.clock import system_clock
-from chalicelib.core.http import ok, parse_body, query_param
+from chalicelib.core.http import idempotency_key, ok, parse_body, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.population.port import population_register

@@ -34,6 +34,10 @@ class Settings:
     staff_jwt_audience: str
     staff_jwt_key_path: str | None
     staff_jwks_url: str | None
+    # Login starts allowed per client address per minute, and per personnummer per five minutes
+    # (0 turns a limit off). The WAF limits addresses in front of the API as well (infra/).
+    auth_start_limit_per_address: int
+    auth_start_limit_per_person: int
 
 
 def _required(name: str) -> str:
@@ -65,4 +69,6 @@ def settings() -> Settings:
         staff_jwt_audience=os.environ.get("STAFF_JWT_AUDIENCE", "e-services"),
         staff_jwt_key_path=os.environ.get("STAFF_JWT_KEY_PATH"),
         staff_jwks_url=os.environ.get("STAFF_JWKS_URL"),
+        auth_start_limit_per_address=int(os.environ.get("AUTH_START_LIMIT_PER_ADDRESS", "30")),
+        auth_start_limit_per_person=int(os.environ.get("AUTH_START_LIMIT_PER_PERSON", "5")),
     )

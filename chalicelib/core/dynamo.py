@@ -18,6 +18,30 @@ Item = dict[str, Any]
 AttrMap = dict[str, Any]
 
 
+# A request must end, cleanly, inside its Lambda timeout (15 s for the API) even when DynamoDB hangs:
+# at most 3 attempts × (1 s connect + 2 s read) + standard-mode backoff (≤ 1 s + 2 s) = 12 s for the
+# first call, which then raises and ends the request as a 503. DynamoDB answers in milliseconds; a
+# read that takes 2 s is a failure worth retrying elsewhere, not waiting for.
+CONNECT_TIMEOUT_S = 1
+READ_TIMEOUT_S = 2
+MAX_ATTEMPTS = 3
+
+# Error codes that mean "DynamoDB (or AWS) is unavailable or throttling now", not "your request is wrong".
+UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "LimitExceededException",
+    }
+)
+
+
 def client() -> DynamoDBClient:
     """One client per process, created on first use so imports stay cheap (cold start)."""
     global _client  # noqa: PLW0603 - a process-wide lazy singleton is the point
@@ -28,13 +52,27 @@ def client() -> DynamoDBClient:
         _client = boto3.client(
             "dynamodb",
             config=Config(
-                retries={"mode": "standard", "max_attempts": 4},
-                connect_timeout=2,
-                read_timeout=5,
+                retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S,
                 tcp_keepalive=True,
             ),
         )
     return _client
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when the error says AWS could not be reached, timed out, or is throttling: retryable later."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ConnectionError | HTTPClientError):  # refused, timed out, closed, DNS
+        return True
+    if isinstance(error, TransactionConflict):
+        failed = {reason for reason in error.reasons if reason not in ("None", "")}
+        return bool(failed) and failed <= RETRYABLE_CANCELLATIONS
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") in UNAVAILABLE_CODES
+    return False
 
 
 def reset_client() -> None:
@@ -107,6 +145,12 @@ def is_live(item: Mapping[str, Any] | None, now_epoch: int, ttl_attribute: str =
     return expires is None or int(expires) > now_epoch
 
 
+# Cancellation reasons of a transaction that a later attempt can overcome (not a failed condition).
+RETRYABLE_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+
+
 class TransactionConflict(Exception):
     """A transaction was cancelled; `reasons[i]` is the cancellation code of its i-th action."""
 
@@ -141,3 +185,59 @@ def is_condition_failure(error: Exception) -> bool:
         isinstance(error, ClientError)
         and error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
     )
+
+
+# ---------------------------------------------------------------- BatchGetItem
+
+KeyRef = tuple[str, tuple[tuple[str, str], ...]]
+BATCH_GET_MAX_KEYS = 100  # DynamoDB's limit per BatchGetItem
+BATCH_GET_MAX_RETRIES = 8  # rounds in a row that still leave keys unprocessed; then UnprocessedKeysError
+
+
+class UnprocessedKeysError(Exception):
+    """DynamoDB kept answering some keys with UnprocessedKeys (throttling): retry the whole operation."""
+
+
+def ref(table: str, key: Mapping[str, Any]) -> KeyRef:
+    """A hashable name for a (table, key) pair: how `batch_get` reports what it found."""
+    return table, tuple(sorted((name, str(next(iter(attr.values())))) for name, attr in key.items()))
+
+
+def batch_get(keys: Iterable[tuple[str, AttrMap]], *, consistent: bool = True, sleep: Any = None) -> dict[KeyRef, Item]:
+    """Reads any number of (table, key) pairs with BatchGetItem; returns what exists, by `ref(table, key)`.
+
+    Duplicates are asked once and at most 100 keys per request. Keys DynamoDB answers as
+    UnprocessedKeys (throttled) are asked again with exponential backoff and jitter; none is ever
+    dropped: after `BATCH_GET_MAX_RETRIES` rounds in a row without progress it raises."""
+    import random
+    import time
+
+    pause = sleep or time.sleep
+    wanted: dict[KeyRef, tuple[str, AttrMap]] = {}
+    for table, key in keys:
+        wanted.setdefault(ref(table, key), (table, key))
+    key_names = {table: tuple(key) for table, key in wanted.values()}
+    queue = list(wanted.values())
+    found: dict[KeyRef, Item] = {}
+    retries = 0
+    while queue:
+        chunk, queue = queue[:BATCH_GET_MAX_KEYS], queue[BATCH_GET_MAX_KEYS:]
+        request: dict[str, Any] = {}
+        for table, key in chunk:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+        response = client().batch_get_item(RequestItems=request)
+        for table, raw_items in response.get("Responses", {}).items():
+            for raw in raw_items:
+                found[ref(table, {name: raw[name] for name in key_names[table]})] = from_item(raw)
+        unprocessed = [
+            (table, key) for table, spec in (response.get("UnprocessedKeys") or {}).items() for key in spec["Keys"]
+        ]
+        if not unprocessed:
+            retries = 0
+            continue
+        retries = retries + 1 if len(unprocessed) == len(chunk) else 1
+        if retries > BATCH_GET_MAX_RETRIES:
+            raise UnprocessedKeysError(f"{len(unprocessed)} keys still unprocessed after {retries - 1} retries")
+        pause(min(1.0, 0.05 * 2 ** (retries - 1)) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        queue = unprocessed + queue
+    return found

@@ -18,6 +18,14 @@ class ConfigurationError(RuntimeError):
     """The deployment is wrong (a missing setting): an operator's problem, never the caller's."""
 
 
+class Unhandled(ChaliceUnhandledError):
+    """Carries an unexpected exception from a view to the error middleware (`cause`)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
 class Problem(ChaliceUnhandledError):
     status = 400
     code = "bad-request"
@@ -31,6 +39,7 @@ class Problem(ChaliceUnhandledError):
         title: str | None = None,
         status: int | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
@@ -41,6 +50,7 @@ class Problem(ChaliceUnhandledError):
         if status:
             self.status = status
         self.extra = extra or {}
+        self.headers = headers or {}  # e.g. Retry-After on 429 and 503
 
     def body(self) -> dict[str, Any]:
         return {
@@ -81,5 +91,20 @@ class Gone(Problem):
     status, code, title = 410, "gone", "Finns inte längre"
 
 
+class TooManyRequests(Problem):
+    status, code, title = 429, "rate-limited", "För många försök"
+
+    def __init__(self, detail: str, *, retry_after_s: int, code: str | None = None) -> None:
+        seconds = max(1, int(retry_after_s))
+        super().__init__(detail, code=code, headers={"Retry-After": str(seconds)}, extra={"retryAfter": seconds})
+
+
 class ServiceUnavailable(Problem):
-    status, code, title = 503, "service-unavailable", "Tjänsten är inte tillgänglig just nu"
+    status, code, title = 503, "service-unavailable", "Tjänsten är tillfälligt otillgänglig"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, retry_after_s: int = 5) -> None:
+        super().__init__(
+            detail or "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
+            code=code,
+            headers={"Retry-After": str(retry_after_s)},
+        )

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response
 
-from chalicelib.core.errors import PROBLEM_JSON, BadRequest, InvalidInput, Problem, Unauthenticated
+from chalicelib.core.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    InvalidInput,
+    Problem,
+    ServiceUnavailable,
+    Unauthenticated,
+    Unhandled,
+)
 from chalicelib.core.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -37,11 +45,13 @@ _CHALICE_CODES = {
 }
 
 
-def _json(value: Any, status: int, content_type: str = "application/json") -> Response:
+def _json(
+    value: Any, status: int, content_type: str = "application/json", headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         body=json.dumps(value, ensure_ascii=False, separators=(",", ":")),
         status_code=status,
-        headers={"Content-Type": content_type, "Cache-Control": "no-store"},
+        headers={"Content-Type": content_type, "Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -54,7 +64,7 @@ def ok(value: BaseModel | dict[str, Any] | None = None, status: int = 200) -> Re
 
 
 def problem_response(problem: Problem) -> Response:
-    return _json(problem.body(), problem.status, PROBLEM_JSON)
+    return _json(problem.body(), problem.status, PROBLEM_JSON, problem.headers)
 
 
 def _validation_problem(error: ValidationError) -> InvalidInput:
@@ -68,7 +78,10 @@ def _validation_problem(error: ValidationError) -> InvalidInput:
 
 
 def parse_body(request: Request, model: type[M]) -> M:
-    raw = request.raw_body or b""
+    try:
+        raw = request.raw_body or b""
+    except UnicodeEncodeError:  # a lone surrogate in the event's body string
+        raise BadRequest("Kroppen är inte giltig UTF-8.", code="invalid-json") from None
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("Begäran är för stor.", code="body-too-large", status=413)
     if not raw.strip():
@@ -76,7 +89,9 @@ def parse_body(request: Request, model: type[M]) -> M:
     else:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            # An escaped lone surrogate ("\ud800") parses, but could never be stored or hashed as UTF-8.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeError, RecursionError):  # RecursionError: nesting too deep
             raise BadRequest("Kroppen är inte giltig JSON.", code="invalid-json") from None
     if not isinstance(data, dict):
         raise BadRequest("Kroppen ska vara ett JSON-objekt.", code="invalid-json")
@@ -101,6 +116,21 @@ def bearer_token(request: Request) -> str:
     return token
 
 
+def _unexpected(error: BaseException) -> Problem:
+    """A dependency that is down or throttling is 503 with Retry-After (the caller may retry); anything
+    else is a bug: a logged 500 without details."""
+    from chalicelib.core.dynamo import is_unavailable
+
+    if is_unavailable(error):
+        logger.warning("dependency unavailable", extra={"error": type(error).__name__})
+        metrics.add_metric(name="DependencyUnavailable", unit="Count", value=1)
+        return ServiceUnavailable()
+    logger.exception("unhandled error", exc_info=error)
+    return Problem(
+        "Ett oväntat fel inträffade. Försök igen senare.", code="internal-error", title="Tekniskt fel", status=500
+    )
+
+
 def error_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Renders problems, converts Chalice's own error bodies, and turns any crash into a logged 500."""
     started = time.perf_counter()
@@ -108,16 +138,8 @@ def error_middleware(event: Request, get_response: Callable[[Request], Response]
         response = get_response(event)
     except Problem as problem:
         response = problem_response(problem)
-    except Exception:
-        logger.exception("unhandled error")
-        response = problem_response(
-            Problem(
-                "Ett oväntat fel inträffade. Försök igen senare.",
-                code="internal-error",
-                title="Tekniskt fel",
-                status=500,
-            )
-        )
+    except Exception as error:
+        response = problem_response(_unexpected(error.cause if isinstance(error, Unhandled) else error))
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(str(body["Code"]), "bad-request")
@@ -137,6 +159,13 @@ def error_middleware(event: Request, get_response: Callable[[Request], Response]
     metrics.add_metric(name=f"Http{response.status_code // 100}xx", unit="Count", value=1)
     metrics.flush_metrics()
     return response
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header of a creating call (API.md), checked; None when absent."""
+    from chalicelib.core.idempotency import checked_key
+
+    return checked_key(request.headers.get("idempotency-key"))
 
 
 def query_param(request: Request, name: str) -> str | None:

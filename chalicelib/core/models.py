@@ -34,7 +34,7 @@ def _valid_personnummer(value: str) -> str:
 PersonnummerField = Annotated[
     str,
     Field(
-        pattern=r"^\d{12}$",
+        pattern=r"^[0-9]{12}$",
         description="Personnummer or samordningsnummer, 12 digits",
         examples=["198504022396"],
     ),

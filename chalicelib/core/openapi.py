@@ -8,12 +8,13 @@ schema that `GET /openapi.json` serves and that `docs/openapi.json` must equal (
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Blueprint, Chalice
+from chalice.app import Blueprint, Chalice, ChaliceUnhandledError, ChaliceViewError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -69,9 +70,27 @@ def documented(
 
     def register(view: ViewFunction) -> ViewFunction:
         OPERATIONS.append(operation)
-        return blueprint.route(path, methods=[operation.method])(view)
+        return blueprint.route(path, methods=[operation.method])(_guarded(view))
 
     return register
+
+
+def _guarded(view: ViewFunction) -> ViewFunction:
+    """Lets every exception of a view reach the error middleware. Chalice answers anything that is not
+    a `ChaliceUnhandledError` itself with a bare 500, so the middleware could never tell a DynamoDB
+    outage (503) from a bug (500)."""
+    from chalicelib.core.errors import Unhandled
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except (ChaliceUnhandledError, ChaliceViewError):
+            raise
+        except Exception as error:
+            raise Unhandled(error) from error
+
+    return guarded
 
 
 _PROBLEM_SCHEMA: dict[str, Any] = {

@@ -18,7 +18,7 @@ from personnummer import personnummer as _lib
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError
 
-_TWELVE_DIGITS = re.compile(r"^\d{12}$")
+_TWELVE_DIGITS = re.compile(r"\A[0-9]{12}\Z")  # ASCII only: "١٩٤٦..." is not a personnummer
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def parse(value: str) -> PersonalNumber:
 
 
 @cache
-def _hmac_key() -> bytes:
+def hmac_key() -> bytes:
+    """The secret of every keyed hash (personnummer lookups, idempotency guards)."""
     config = settings()
     if config.pnr_hmac_secret:
         return config.pnr_hmac_secret.encode()
@@ -65,8 +66,8 @@ def _hmac_key() -> bytes:
 
 def lookup_key(value: str) -> str:
     """Keyed hash of a personnummer: stable, not reversible without the secret."""
-    return hmac.new(_hmac_key(), value.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(hmac_key(), value.encode(), hashlib.sha256).hexdigest()
 
 
 def reset_key_cache() -> None:
-    _hmac_key.cache_clear()
+    hmac_key.cache_clear()

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
-from chalicelib.core.http import ok, parse_body
+from chalicelib.core.http import idempotency_key, ok, parse_body
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.population.port import population_register
@@ -63,7 +63,15 @@ def patch_settings(cid: str) -> Response:
     guardian_changes = models.changes_of(body.guardian_contact) if body.guardian_contact is not None else None
     if "guardian_contact" in body.model_fields_set and guardian is None:
         guardian_changes = {"mobile": None, "email": None}  # null: clear the guardian's own entry
-    return ok(service.change(subject, changes, guardian_contact=guardian_changes, clock=system_clock))
+    return ok(
+        service.change(
+            subject,
+            changes,
+            guardian_contact=guardian_changes,
+            clock=system_clock,
+            idempotency_key=idempotency_key(bp.current_request),
+        )
+    )
 
 
 @documented(

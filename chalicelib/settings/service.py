@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.audit import service as audit
-from chalicelib.core import dynamo
-from chalicelib.core.clock import Clock, iso, system_clock
+from chalicelib.core import dynamo, idempotency
+from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
 from chalicelib.core.errors import Conflict, Forbidden, Problem
 from chalicelib.core.personal_number import lookup_key
 from chalicelib.settings import repository, rules
@@ -50,9 +50,15 @@ AuditFor = Callable[[list[str]], "audit.AuditEntry"]
 Decide = Callable[[Settings], tuple[Settings, list[str]]]
 
 
-def _commit(citizen_id: str, decide: Decide, audit_for: AuditFor | None, clock: Clock) -> tuple[Settings, list[str]]:
-    """Read, decide, write with a version check (and the audit entry); retried on a concurrent change.
-    A rule broken by `decide` raises before anything is written."""
+def _commit(
+    citizen_id: str,
+    decide: Decide,
+    audit_for: AuditFor | None,
+    clock: Clock,
+    guard: idempotency.Guard | None = None,
+) -> tuple[Settings, list[str]]:
+    """Read, decide, write with a version check (and the audit entry, and the Idempotency-Key guard);
+    retried on a concurrent change. A rule broken by `decide` raises before anything is written."""
     for _ in range(MAX_ATTEMPTS):
         current = load(citizen_id)
         new, changed = decide(current)
@@ -65,9 +71,14 @@ def _commit(citizen_id: str, decide: Decide, audit_for: AuditFor | None, clock: 
                     continue
             else:
                 put = repository.put_action(citizen_id, stamped.to_record(), current.version)
-                dynamo.transact_write([put, audit.append_action(audit_for(changed))])
+                now_epoch = epoch_seconds(clock())
+                dynamo.transact_write(
+                    idempotency.with_guard(guard, {}, [put, audit.append_action(audit_for(changed))], now_epoch)
+                )
         except dynamo.TransactionConflict as conflict:
-            if not conflict.failed(0):
+            if idempotency.lost_race(guard, conflict, epoch_seconds(clock())) is not None:
+                return load(citizen_id), []  # the same key won meanwhile: its change is what stands
+            if not conflict.failed(1 if guard else 0) and not dynamo.is_unavailable(conflict):
                 raise
             continue
         return replace(stamped, version=current.version + 1), changed
@@ -116,8 +127,18 @@ def change(
     *,
     guardian_contact: Mapping[str, Any] | None = None,
     clock: Clock,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """PATCH /citizens/{cid}/settings by the citizen, or by a guardian acting for a child under 13."""
+    """PATCH /citizens/{cid}/settings by the citizen, or by a guardian acting for a child under 13.
+    A retry with the same Idempotency-Key writes nothing and answers the settings as they are (the first
+    answer is not stored: it holds contact details)."""
+    guard = idempotency.guard(
+        f"settings:{subject.actor_citizen_id}:{subject.citizen_id}",
+        idempotency_key,
+        {"changes": changes, "guardianContact": guardian_contact},
+    )
+    if idempotency.replayed(guard, epoch_seconds(clock())) is not None:
+        return get_for(subject)
     if guardian_contact is not None and not subject.proxy:
         raise rules.RuleBroken(
             "Kontaktuppgifter för vårdnadshavare anges under barnets inställningar.",
@@ -141,7 +162,7 @@ def change(
             details={"fields": changed, "proxy": subject.proxy},
         )
 
-    new, _ = _commit(subject.citizen_id, decide, entry, clock)
+    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard)
     return view(new, guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
 
 
@@ -298,7 +319,11 @@ def notification_targets(citizen_id: str) -> list[tuple[str, Channel]]:
     channel the citizen switched on and has a detail for; for a child, ("guardian:<guardianCitizenId>", ch)
     for each guardian entry with that detail filled in (R-33). Whether the guardian may still act for the
     child is NOT checked here (the caller decides)."""
-    settings = load(citizen_id)
+    return targets_in(load(citizen_id))
+
+
+def targets_in(settings: Settings) -> list[tuple[str, Channel]]:
+    """`notification_targets` of settings already read (the notification sender batch-reads them)."""
     targets: list[tuple[str, Channel]] = [
         (SELF, channel) for channel in rules.CHANNELS if settings.notifies(channel) and settings.detail(channel)
     ]
@@ -312,9 +337,13 @@ def notification_targets(citizen_id: str) -> list[tuple[str, Channel]]:
 
 def contact_for(citizen_id: str, recipient: str, channel: Channel) -> str | None:
     """The current detail to send to (read at send time), or None if no longer wanted/present."""
+    return contact_in(load(citizen_id), recipient, channel)
+
+
+def contact_in(settings: Settings, recipient: str, channel: Channel) -> str | None:
+    """`contact_for` in settings already read (the notification sender batch-reads them)."""
     _check_channel(channel)
     guardian_id = _guardian_id(recipient)
-    settings = load(citizen_id)
     if guardian_id is None:
         return settings.detail(channel) if settings.notifies(channel) else None
     entry = settings.guardian_contacts.get(guardian_id)

@@ -2,7 +2,8 @@
 
 Checked with PyJWT against the issuer's keys: a JWKS URL in production, the local issuer's key file
 for the local stack and tests (`python -m local staff-token`). Signature, issuer, audience and expiry
-are verified; only RS256/ES256 are accepted (never `none` or a shared secret).
+are verified; the algorithm is the key's own (RS256 for an RSA key, ES256 for an EC key), never the
+one the token names, so `none`, a shared secret or a mismatched algorithm is a 401.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import cache
 from typing import Any, Literal
 
 from chalicelib.core.config import settings
-from chalicelib.core.errors import ConfigurationError, Forbidden, NotFound, Unauthenticated
+from chalicelib.core.errors import ConfigurationError, Forbidden, NotFound, ServiceUnavailable, Unauthenticated
 
 Role = Literal["case-receiver", "case-handler", "clinic-admin"]
 ROLES: frozenset[str] = frozenset({"case-receiver", "case-handler", "clinic-admin"})
@@ -41,6 +42,13 @@ class StaffPrincipal:
         raise NotFound("Finns inte.", code="not-found")
 
 
+# The algorithm follows from the key, never from the token's header: an RSA key verifies RS256 only,
+# an EC P-256 key ES256 only. Anything else (none, HS256 with the public key as secret, ES256 against
+# an RSA key) is simply an invalid token.
+_ALGORITHM_FOR_KEY = {"RSAPublicKey": "RS256", "EllipticCurvePublicKey": "ES256"}
+ALLOWED_ALGORITHMS = frozenset(_ALGORITHM_FOR_KEY.values())
+
+
 @cache
 def _key() -> Any:
     config = settings()
@@ -63,25 +71,51 @@ def reset_key_cache() -> None:
     _key.cache_clear()
 
 
+def _algorithm(key: Any) -> str | None:
+    for kind in type(key).__mro__:
+        if kind.__name__ in _ALGORITHM_FOR_KEY:
+            return _ALGORITHM_FOR_KEY[kind.__name__]
+    return None
+
+
+def _signing_key(token: str) -> tuple[Any, str | None]:
+    import jwt
+
+    key = _key()
+    if isinstance(key, jwt.PyJWKClient):
+        jwk = key.get_signing_key_from_jwt(token)
+        # The JWKS names the key's algorithm (`alg`); without it, the key type decides.
+        name = jwk.algorithm_name if jwk.algorithm_name in ALLOWED_ALGORITHMS else _algorithm(jwk.key)
+        return jwk.key, name
+    return key, _algorithm(key)
+
+
 def verified_claims(token: str, *, required: list[str], invalid: Unauthenticated) -> dict[str, Any]:
     """The claims of a JWT from the staff IdP (signature, issuer, audience, expiry checked), or `invalid`.
-    Shared by staff tokens and care-system (machine) tokens."""
+    Shared by staff tokens and care-system (machine) tokens. Whatever the token says of itself (header
+    algorithm, key id, malformed parts), the answer is the claims or 401, never an exception."""
     import jwt
 
     config = settings()
-    key = _key()
     try:
-        signing_key = key.get_signing_key_from_jwt(token).key if isinstance(key, jwt.PyJWKClient) else key
+        header = jwt.get_unverified_header(token)
+        signing_key, algorithm = _signing_key(token)
+        if algorithm is None or header.get("alg") != algorithm:
+            raise invalid
         claims: dict[str, Any] = jwt.decode(
             token,
             signing_key,
-            algorithms=["RS256", "ES256"],
+            algorithms=[algorithm],
             audience=config.staff_jwt_audience,
             issuer=config.staff_jwt_issuer,
             options={"require": ["exp", "iss", "aud", *required]},
             leeway=30,
         )
-    except jwt.PyJWTError:
+    except jwt.PyJWKClientConnectionError:
+        raise ServiceUnavailable(
+            "Inloggningstjänsten för personal svarar inte just nu.", code="idp-unavailable"
+        ) from None
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
         raise invalid from None
     return claims
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import ROOT, local_stack, wipe_main_table
+from tests.support import ROOT, fresh_settings, local_stack, wipe_main_table
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Any]:
+    from local.services import UNLIMITED_LOGIN_STARTS
+
     with local_stack(with_api=False, log_dir=ROOT / ".local" / "test-logs" / "integration") as running:
+        # Tests log the same persons in many times; the limits have their own tests (test_rate_limits).
+        os.environ.update(UNLIMITED_LOGIN_STARTS)
+        fresh_settings()
         yield running
 
 
