@@ -19,7 +19,15 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import aws_cdk as cdk  # noqa: E402
 
-from infra.stack import DEFAULT_BANKID_API_URL, EServicesStack  # noqa: E402
+from infra.stack import (  # noqa: E402
+    API_THROTTLE,
+    AUTH_START_THROTTLE,
+    DEFAULT_BANKID_API_URL,
+    WAF_AUTH_RATE_LIMIT,
+    WAF_AUTH_START_RATE_LIMIT,
+    EServicesStack,
+    Throttle,
+)
 
 
 def main() -> None:
@@ -39,6 +47,17 @@ def main() -> None:
         bankid_api_url=ctx("bankidApiUrl", DEFAULT_BANKID_API_URL),
         population_register_url=ctx("populationRegisterUrl"),
         alarm_email=ctx("alarmEmail") or None,
+        # The API edge (README "API edge"): WAF limits per client IP per 5 minutes, stage throttling.
+        waf_auth_rate_limit=int(ctx("wafAuthRateLimit", str(WAF_AUTH_RATE_LIMIT))),
+        waf_auth_start_rate_limit=int(ctx("wafAuthStartRateLimit", str(WAF_AUTH_START_RATE_LIMIT))),
+        api_throttle=Throttle(
+            rate_per_s=float(ctx("apiThrottleRate", str(API_THROTTLE.rate_per_s))),
+            burst=int(ctx("apiThrottleBurst", str(API_THROTTLE.burst))),
+        ),
+        auth_start_throttle=Throttle(
+            rate_per_s=float(ctx("authStartThrottleRate", str(AUTH_START_THROTTLE.rate_per_s))),
+            burst=int(ctx("authStartThrottleBurst", str(AUTH_START_THROTTLE.burst))),
+        ),
         # Pinned region: patient data must not land wherever a default profile points.
         env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=ctx("region", "eu-north-1")),
         termination_protection=stage == "prod",

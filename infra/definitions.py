@@ -57,6 +57,8 @@ MAIN_TABLE = Table(
         Index("gsi1", "gsi1pk", "gsi1sk"),  # a citizen's inbox by last activity
         Index("gsi2", "gsi2pk", "gsi2sk"),  # a clinic's cases by status
         Index("gsi3", "gsi3pk", "gsi3sk"),  # sparse: a clinic's unanswered cases by due time (R-20)
+        # sparse: notification due markers (the outbox of R-11), read by sweep_notifications
+        Index("gsi4", "gsi4pk", "gsi4sk"),
     ),
 )
 
@@ -88,9 +90,17 @@ class StreamConsumer:
 
 @dataclass(frozen=True)
 class QueueConsumer:
+    """A function fed by an SQS queue (infra: event source mapping with ReportBatchItemFailures)."""
+
     function: str
     queue: Queue
     batch_size: int = 10
+    # Infra: the event source mapping's ScalingConfig.MaximumConcurrency (2-1000); None = uncapped.
+    max_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency is not None and not 2 <= self.max_concurrency <= 1000:
+            raise ValueError("SQS MaximumConcurrency must be between 2 and 1000")
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,9 @@ class Schedule:
     every_minutes: int | None = None
 
 
-# R-11: inbox_events queues one message per notification (its id only); send_notifications sends it.
-# A message that keeps failing (five receives) lands in the DLQ, whose depth raises an alarm.
+# R-11: inbox_events queues one message per arrival (ids only), sweep_notifications re-queues what is
+# past due; send_notifications sends. A message that keeps failing (five receives) lands in the DLQ,
+# whose depth raises an alarm.
 NOTIFICATIONS_QUEUE = Queue(
     logical_id="NotificationsQueue",
     env_var="NOTIFICATIONS_QUEUE",
@@ -140,14 +151,24 @@ STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     # R-11: a new arrival in an inbox → its notifications (its own event source mapping / poller).
     StreamConsumer(function="inbox_events", table=MAIN_TABLE, batch_size=25),
 )
+# The provider quotas bound the sender: MaximumConcurrency × NOTIFICATION_SEND_RATE_PER_S (default 4 per
+# process) = 12 calls/s ≤ SES's 14/s and SNS SMS's 20/s defaults (docs/architecture.md, Delivery guarantees).
+NOTIFICATION_SENDERS = 3
 QUEUE_CONSUMERS: tuple[QueueConsumer, ...] = (
-    QueueConsumer(function="send_notifications", queue=NOTIFICATIONS_QUEUE, batch_size=10),
+    QueueConsumer(
+        function="send_notifications",
+        queue=NOTIFICATIONS_QUEUE,
+        batch_size=10,
+        max_concurrency=NOTIFICATION_SENDERS,
+    ),
 )
 OBJECT_CREATED_CONSUMERS: tuple[ObjectCreatedConsumer, ...] = (
     ObjectCreatedConsumer(function="attachment_uploaded", bucket=ATTACHMENTS_BUCKET, prefix="pending/"),
 )
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule(function="count_overdue", every_minutes=15),  # R-20: the OverdueCases metric and its alarm
+    # R-11: the outbox's reconciler; alarms on ArrivalsReconciled and NotificationsRequeued
+    Schedule(function="sweep_notifications", every_minutes=5),
 )
 # Functions the support desk invokes from the console.
 ADMIN_FUNCTIONS: tuple[str, ...] = (

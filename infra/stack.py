@@ -13,6 +13,7 @@ Shape:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -36,10 +37,20 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
+from chalicelib.core.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthenticated,
+)
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     AUDIT_TABLE,
@@ -48,8 +59,10 @@ from infra.definitions import (
     MAIN_TABLE,
     NOTIFICATIONS_QUEUE,
     OBJECT_CREATED_CONSUMERS,
+    QUEUE_CONSUMERS,
     QUEUES,
     SCHEDULES,
+    STREAM_CONSUMERS,
     TABLES,
     Bucket,
     ObjectCreatedConsumer,
@@ -65,6 +78,152 @@ API_GATEWAY_STAGE = "api"  # Chalice's default; part of EndpointURL and of the 5
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 DEFAULT_NOTIFICATION_FROM_EMAIL = "no-reply@e-tjanster.example"  # chalicelib/notifications/text.py
 SMS_MONTHLY_SPEND_ALARM_USD = 200
+METRICS_NAMESPACE = "EServices"  # POWERTOOLS_METRICS_NAMESPACE: the app's metrics and their alarms
+# Lambda retries a failed asynchronous invocation (S3, SNS, CloudWatch Logs, Scheduler) this often and
+# for this long, then sends it to the function's on-failure queue.
+ASYNC_MAX_RETRIES = 2
+ASYNC_MAX_EVENT_AGE_S = 6 * 3600
+FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # SQS's maximum: time for an operator to redrive
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """API Gateway token bucket: steady requests per second and burst."""
+
+    rate_per_s: float
+    burst: int
+
+
+# In front of the app (issue 7, defect 4); app.py takes each from a context value (README "API edge").
+# Per client IP per 5 minutes. A BankID login polls /qr every second and /collect every 2 s (about 50
+# requests for a 30 s QR login), so the /auth/ budget leaves room for several logins behind one NAT;
+# starting an order is what is abused (defect 4) and gets the tight limit.
+WAF_AUTH_RATE_LIMIT = 1000
+WAF_AUTH_START_RATE_LIMIT = 100
+WAF_RATE_WINDOW_S = 300
+WAF_RETRY_AFTER_S = 60  # a rate-based block lasts until the IP's rate over the window falls below the limit
+API_THROTTLE = Throttle(rate_per_s=200, burst=400)  # every method of the stage (account limit: 10000/5000)
+AUTH_START_THROTTLE = Throttle(rate_per_s=10, burst=20)  # POST /auth/bankid/start: 36000 orders an hour
+THROTTLED_RETRY_AFTER_S = 2  # stage throttling refills its bucket every second
+UNAVAILABLE_RETRY_AFTER_S = 5
+AUTH_START_PATH = "/auth/bankid/start"
+
+
+@dataclass(frozen=True)
+class GatewayProblem:
+    """A problem+json answer API Gateway gives itself (gateway response), shaped like the app's."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    retry_after_s: int | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.retry_after_s is not None:
+            body["retryAfter"] = self.retry_after_s  # as the app's 429 has it
+        return body
+
+    def json(self) -> str:
+        # ASCII-only (åäö as \\u escapes): gateway response templates and WAF bodies pass it through as is.
+        return json.dumps(self.body(), ensure_ascii=True, separators=(",", ":"))
+
+
+_INTERNAL = GatewayProblem(500, "internal-error", "Tekniskt fel", "Ett oväntat fel inträffade. Försök igen senare.")
+_UNAVAILABLE = GatewayProblem(
+    503,
+    "service-unavailable",
+    ServiceUnavailable.title,
+    "Tjänsten svarade inte i tid. Försök igen om en stund.",
+    UNAVAILABLE_RETRY_AFTER_S,
+)
+_BAD_REQUEST = GatewayProblem(400, "bad-request", BadRequest.title, "Begäran kunde inte tolkas.")
+_NOT_FOUND = GatewayProblem(404, "not-found", NotFound.title, "Adressen eller metoden finns inte.")
+_THROTTLED = GatewayProblem(
+    429,
+    "rate-limited",
+    TooManyRequests.title,
+    "För många förfrågningar just nu. Försök igen om en stund.",
+    THROTTLED_RETRY_AFTER_S,
+)
+_FORBIDDEN = GatewayProblem(403, "forbidden", Forbidden.title, "Du har inte behörighet till det här.")
+# Every gateway response type API Gateway has. DEFAULT_4XX/5XX fix their status (the body names it) and
+# only catch types added to API Gateway later. No method uses IAM auth, API keys, authorizers or request
+# validators, so the SigV4 answers (missing token, bad or expired signature) only ever mean "no such
+# route or method": 404, as the app answers for an unknown id.
+GATEWAY_RESPONSES: dict[str, GatewayProblem] = {
+    "DEFAULT_4XX": _BAD_REQUEST,
+    "DEFAULT_5XX": _INTERNAL,
+    "ACCESS_DENIED": _FORBIDDEN,
+    "API_CONFIGURATION_ERROR": _INTERNAL,
+    "AUTHORIZER_CONFIGURATION_ERROR": _INTERNAL,
+    "AUTHORIZER_FAILURE": _INTERNAL,
+    "BAD_REQUEST_PARAMETERS": _BAD_REQUEST,
+    "BAD_REQUEST_BODY": _BAD_REQUEST,
+    "EXPIRED_TOKEN": _NOT_FOUND,
+    "INVALID_SIGNATURE": _NOT_FOUND,
+    "MISSING_AUTHENTICATION_TOKEN": _NOT_FOUND,
+    "RESOURCE_NOT_FOUND": _NOT_FOUND,
+    "INTEGRATION_FAILURE": _UNAVAILABLE,
+    "INTEGRATION_TIMEOUT": _UNAVAILABLE,
+    "INVALID_API_KEY": _FORBIDDEN,
+    "QUOTA_EXCEEDED": _THROTTLED,
+    "THROTTLED": _THROTTLED,
+    # API Gateway's own limit is 10 MB; the app answers the same problem above 256 KB.
+    "REQUEST_TOO_LARGE": GatewayProblem(413, "body-too-large", BadRequest.title, "Begäran är för stor."),
+    "UNAUTHORIZED": GatewayProblem(
+        401, "unauthenticated", Unauthenticated.title, "Ange en giltig inloggning (Authorization: Bearer)."
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": GatewayProblem(
+        415, "unsupported-media-type", BadRequest.title, "Innehållstypen stöds inte."
+    ),
+    # Managed rule blocks (the rate-based rules answer with their own 429 body, which takes precedence).
+    "WAF_FILTERED": GatewayProblem(403, "request-blocked", Forbidden.title, "Begäran stoppades av säkerhetsskäl."),
+}
+# The WAF rate-based rules' block answer (WAF custom response bodies allow only application/json).
+WAF_RATE_LIMITED = GatewayProblem(
+    429,
+    "rate-limited",
+    TooManyRequests.title,
+    "För många inloggningsförsök från din adress. Försök igen om en stund.",
+    WAF_RETRY_AFTER_S,
+)
+
+# Metrics the notification sweeper publishes (issue 7, defect 8) -> alarm description.
+SWEEPER_ALARMS: dict[str, str] = {
+    "ArrivalsReconciled": "The sweeper completed inbox arrivals that had no notifications: inbox_events lost "
+    "work (crash, DLQ, stream mapping). Check its errors and the stream failure queue.",
+    "NotificationsRequeued": "The sweeper re-queued notifications stuck before sending: send_notifications or "
+    "the queue lost messages. Check its errors, throttling and the notifications DLQ.",
+}
+
+# API stage access log: one JSON line per request. Route template (never the raw path), status, timings,
+# errors and the WAF verdict; no source IP, user agent, query string, headers or body, and no error
+# message (API Gateway's answer to a malformed Authorization header quotes a hash of it).
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationError": "$context.integration.error",
+    "errorResponseType": "$context.error.responseType",
+    "wafResponseCode": "$context.wafResponseCode",
+    "wafStatus": "$context.waf.status",
+    "xrayTraceId": "$context.xrayTraceId",
+}
 
 # Env var names of the two secrets; FunctionSpec.secrets refers to secrets by these names.
 HMAC_ARN_VAR = "PNR_HMAC_SECRET_ARN"
@@ -149,6 +308,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject",), prefix="pending/"),
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:GetObject",), prefix="files/"),
         ),
+        # .chalice/config.json says the same; the DynamoDB client's worst case (core/dynamo.py) fits inside.
+        timeout_s=15,
     ),
     # S3 ObjectCreated under pending/: judges the upload, moves it to files/ (copy: read the
     # source, write the target) or deletes it, and records the verdict on the attachment.
@@ -179,23 +340,37 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
     # R-20: counts overdue cases per clinic (reads the index of clinics and the due index only).
     "count_overdue": FunctionSpec(tables={MAIN_TABLE.logical_id: ("dynamodb:Query",)}),
-    # R-11: a new inbox arrival → notification items (conditional put) and their ids on the queue.
-    # GetItem: the account, the settings (targets) and an existing notification.
+    # R-11: a new inbox arrival → its ids on the queue. No table access: the stream record says it all.
     "inbox_events": FunctionSpec(
-        tables={MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:PutItem")},
         send_to=(NOTIFICATIONS_QUEUE.logical_id,),
         stream_from=MAIN_TABLE.logical_id,
     ),
-    # R-11: sends each notification once (SNS SMS / SES e-mail). UpdateItem: the notification's status
-    # and provider id; PutItem: the delivery outcome on the citizen's settings (R-12).
+    # R-11: sends each arrival's notifications once (SNS SMS / SES e-mail). BatchGetItem: accounts,
+    # settings, inbox items, notifications; PutItem/UpdateItem: the claim transaction (notifications,
+    # the inbox item's due marker), taking a notification up again, the settings (R-12);
+    # BatchWriteItem: the notifications' outcomes; GetItem: the settings when recording a failure.
     "send_notifications": FunctionSpec(
         tables={
-            MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"),
-            IDEMPOTENCY_TABLE.logical_id: IDEMPOTENCY_ACCESS,
+            MAIN_TABLE.logical_id: (
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+            ),
         },
         queue_from=NOTIFICATIONS_QUEUE.logical_id,
         sends_sms=True,
         sends_email=True,
+    ),
+    # R-11: the outbox's reconciler, every 5 minutes. Query: the due index (gsi4); UpdateItem: moving a
+    # marker on, giving up; GetItem/PutItem: the settings when recording a notification given up (R-12).
+    "sweep_notifications": FunctionSpec(
+        tables={
+            MAIN_TABLE.logical_id: ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")
+        },
+        send_to=(NOTIFICATIONS_QUEUE.logical_id,),
+        timeout_s=60,
     ),
     # R-12: delivery reports → the notification (found through gsi1 by provider message id) and the
     # citizen's settings.
@@ -211,6 +386,23 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "admin_seal_record": _ADMIN,
     "admin_change_settings": _ADMIN,  # R-15 (settings); listed here so synth matches app.py
 }
+
+
+def _gateway_response(problem: GatewayProblem) -> dict[str, Any]:
+    """A SAM `GatewayResponses` entry: the problem as the body, problem+json as its content type."""
+    headers = {"Content-Type": f"'{PROBLEM_JSON}'", "Cache-Control": "'no-store'"}
+    if problem.retry_after_s is not None:
+        headers["Retry-After"] = f"'{problem.retry_after_s}'"
+    return {
+        "StatusCode": problem.status,
+        "ResponseParameters": {"Headers": headers},
+        # Keyed on application/json: API Gateway's default template key; the header above sets the type.
+        "ResponseTemplates": {"application/json": problem.json()},
+    }
+
+
+def api_access_log_group_name(stage: str) -> str:
+    return f"/aws/apigateway/{APP_NAME}-{stage}/access"
 
 
 def chalice_logical_id(function_name: str) -> str:
@@ -271,12 +463,15 @@ class DataResources(Construct):
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"/aws/lambda/{APP_NAME}-{stage}-*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            stack.format_arn(
+                                service="logs",
+                                resource="log-group",
+                                resource_name=group,
+                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                            for group in (f"/aws/lambda/{APP_NAME}-{stage}-*", api_access_log_group_name(stage))
+                        ]
                     }
                 },
             )
@@ -492,7 +687,26 @@ class DataResources(Construct):
             "Messages reached a dead-letter queue: see docs/runbooks/ before redriving.",
         )
 
+    def failure_queue(self, construct_id: str) -> sqs.Queue:
+        """A queue that keeps what failed for an operator (encrypted, 14 days), alarmed on its depth."""
+        queue = self.encrypted_queue(
+            construct_id, resource_name(self.stage, construct_id), retention_period=FAILURE_QUEUE_RETENTION
+        )
+        self.dlq_depth_alarm(queue, f"{construct_id}Depth")
+        return queue
+
     # -- grants ---------------------------------------------------------------------------------
+
+    def queue_producer_statements(self, queue: sqs.IQueue) -> list[iam.PolicyStatement]:
+        """Sending to one encrypted queue, for a role that needs nothing else of the data key."""
+        return [
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=[self.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{cdk.Stack.of(self).region}.amazonaws.com"}},
+            ),
+        ]
 
     def data_key_statement(self) -> iam.PolicyStatement:
         """Use of the data key, only through the services that store data with it."""
@@ -541,12 +755,7 @@ def wire_stream_consumer(
     if table.table_stream_arn is None:
         raise ValueError(f"{table_id} has no stream: set stream=True in definitions.py")
     cfn_name = to_cfn_resource_name(name)
-    failures = data.encrypted_queue(
-        f"{cfn_name}StreamFailures",
-        resource_name(data.stage, f"{cfn_name}StreamFailures"),
-        retention_period=cdk.Duration.days(14),
-    )
-    data.dlq_depth_alarm(failures, f"{cfn_name}StreamFailuresDepth")
+    failures = data.failure_queue(f"{cfn_name}StreamFailures")
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
@@ -582,7 +791,12 @@ def wire_schedule(
     data: DataResources, *, name: str, every_minutes: int | None, hour: int, minute: int
 ) -> scheduler.CfnSchedule:
     """EventBridge Scheduler invokes `name` at a Stockholm wall-clock time each day (daylight saving
-    handled by the scheduler's time zone), or at a fixed rate. The event carries the planned `time`."""
+    handled by the scheduler's time zone), or at a fixed rate. The event carries the planned `time`.
+
+    The scheduler retries an invocation it cannot deliver (throttling, a missing function) for at most
+    one period (the next run supersedes it), then puts the event on a dead-letter queue whose depth
+    raises an alarm. Failures inside the function are the function's on-failure queue's (Scheduler
+    invokes asynchronously; see wire_async_failure_destination)."""
     stack = cdk.Stack.of(data)
     cfn_name = to_cfn_resource_name(name)
     function_arn = stack.format_arn(
@@ -591,14 +805,24 @@ def wire_schedule(
         resource_name=resource_name(data.stage, name),
         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
     )
+    dead_letters = data.failure_queue(f"{cfn_name}ScheduleDlq")
+    # Inline: the schedule references the role, so its permissions exist before the schedule does.
     invoker = iam.Role(
         data,
         f"{cfn_name}SchedulerRole",
         assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-        description=f"EventBridge Scheduler: may invoke {name} and nothing else",
+        description=f"EventBridge Scheduler: may invoke {name} and dead-letter to its queue, nothing else",
+        inline_policies={
+            "InvokeAndDeadLetter": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function_arn]),
+                    *data.queue_producer_statements(dead_letters),
+                ]
+            )
+        },
     )
-    invoker.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function_arn]))
     expression = f"rate({every_minutes} minutes)" if every_minutes else f"cron({minute} {hour} * * ? *)"
+    period_s = every_minutes * 60 if every_minutes else 24 * 3600
     return scheduler.CfnSchedule(
         data,
         f"{cfn_name}Schedule",
@@ -609,21 +833,53 @@ def wire_schedule(
         target=scheduler.CfnSchedule.TargetProperty(
             arn=function_arn,
             role_arn=invoker.role_arn,
-            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=2),
+            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                maximum_retry_attempts=2, maximum_event_age_in_seconds=max(60, period_s)
+            ),
+            dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
         ),
     )
+
+
+def wire_async_failure_destination(
+    data: DataResources,
+    *,
+    name: str,
+    role: iam.IRole,
+    max_retries: int = ASYNC_MAX_RETRIES,
+    max_event_age_s: int = ASYNC_MAX_EVENT_AGE_S,
+) -> lambda_.CfnEventInvokeConfig:
+    """For a function invoked asynchronously (S3, SNS, CloudWatch Logs, EventBridge Scheduler): Lambda
+    retries a failed invocation `max_retries` times within `max_event_age_s`, then sends the event to an
+    on-failure queue (encrypted with the data key: it is the event as sent, e.g. a delivery report naming
+    an address) whose depth raises an alarm. The caller makes the config depend on the function."""
+    cfn_name = to_cfn_resource_name(name)
+    failures = data.failure_queue(f"{cfn_name}InvokeFailures")
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
+    invoke_config = lambda_.CfnEventInvokeConfig(
+        data,
+        f"{cfn_name}InvokeConfig",
+        function_name=resource_name(data.stage, name),
+        qualifier="$LATEST",
+        maximum_retry_attempts=max_retries,
+        maximum_event_age_in_seconds=max_event_age_s,
+        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failures.queue_arn)
+        ),
+    )
+    # Lambda checks the role's permission to send to the destination when the config is created.
+    invoke_config.node.add_dependency(role)
+    return invoke_config
 
 
 def wire_object_created_consumer(
     data: DataResources,
     *,
     consumer: ObjectCreatedConsumer,
-    role: iam.IRole,
-    max_retries: int = 2,
 ) -> lambda_.CfnPermission:
     """S3 invokes function `consumer.function` (asynchronously) for every object created under
-    `consumer.prefix`. Lambda retries a failed invocation `max_retries` times; what still fails goes
-    to an on-failure queue (the event: bucket and key, no content) whose depth raises an alarm.
+    `consumer.prefix`; its failures go to its on-failure queue (wire_async_failure_destination: the
+    event holds bucket and key, no content).
 
     Returns the invoke permission: the caller makes it depend on the function. The bucket depends on
     the permission, since S3 checks that it may invoke the function when the notification is set."""
@@ -649,27 +905,6 @@ def wire_object_created_consumer(
     )
     data.notify_function(bucket_id, function_arn, consumer.prefix)
     data.cfn_bucket(bucket_id).node.add_dependency(permission)
-    failures = data.encrypted_queue(
-        f"{cfn_name}InvokeFailures",
-        resource_name(data.stage, f"{cfn_name}InvokeFailures"),
-        retention_period=cdk.Duration.days(14),
-    )
-    data.dlq_depth_alarm(failures, f"{cfn_name}InvokeFailuresDepth")
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[failures.queue_arn]))
-    invoke_config = lambda_.CfnEventInvokeConfig(
-        data,
-        f"{cfn_name}InvokeConfig",
-        function_name=function_name,
-        qualifier="$LATEST",
-        maximum_retry_attempts=max_retries,
-        maximum_event_age_in_seconds=6 * 3600,
-        destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failures.queue_arn)
-        ),
-    )
-    invoke_config.node.add_dependency(permission)
-    # Lambda checks the role's permission to send to the destination when the config is created.
-    invoke_config.node.add_dependency(role)
     return permission
 
 
@@ -681,13 +916,17 @@ def wire_queue_consumer(
     queue_id: str,
     function_timeout_s: int,
     batch_size: int = 10,
+    max_concurrency: int | None = None,
 ) -> lambda_.CfnEventSourceMapping:
     """Feed an SQS queue to function `name` with partial batch failures (the queue's own DLQ and
-    its alarm catch what keeps failing)."""
+    its alarm catch what keeps failing). `max_concurrency` caps the function instances the mapping
+    runs at once, so a backlog drains at a bounded rate (provider quotas) instead of all at once."""
     queue = data.queues[queue_id]
     if data.queue_definitions[queue_id].visibility_timeout_s < function_timeout_s:
         # Lambda refuses such a mapping at deploy time; fail at synth instead.
         raise ValueError(f"{queue_id}: visibility timeout must be >= the function timeout")
+    if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
+        raise ValueError(f"{name}: max_concurrency must be 2-1000 (Lambda's ScalingConfig range)")
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=[
@@ -706,6 +945,11 @@ def wire_queue_consumer(
         event_source_arn=queue.queue_arn,
         batch_size=batch_size,
         function_response_types=["ReportBatchItemFailures"],
+        scaling_config=(
+            lambda_.CfnEventSourceMapping.ScalingConfigProperty(maximum_concurrency=max_concurrency)
+            if max_concurrency is not None
+            else None
+        ),
     )
     mapping.node.add_dependency(role)
     return mapping
@@ -761,6 +1005,10 @@ class EServicesStack(cdk.Stack):
         functions: Mapping[str, FunctionSpec] = FUNCTIONS,
         notification_from_email: str = DEFAULT_NOTIFICATION_FROM_EMAIL,
         sms_spend_alarm_usd: float = SMS_MONTHLY_SPEND_ALARM_USD,
+        waf_auth_rate_limit: int = WAF_AUTH_RATE_LIMIT,
+        waf_auth_start_rate_limit: int = WAF_AUTH_START_RATE_LIMIT,
+        api_throttle: Throttle = API_THROTTLE,
+        auth_start_throttle: Throttle = AUTH_START_THROTTLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -775,6 +1023,10 @@ class EServicesStack(cdk.Stack):
         data = DataResources(self, "Data", stage=stage, alarm_email=alarm_email)
         self.data = data
 
+        # Invoked asynchronously (each gets an on-failure queue): by S3, by a schedule, or by SNS and
+        # CloudWatch Logs (delivery reports).
+        self.async_functions = {c.function for c in OBJECT_CREATED_CONSUMERS} | {s.function for s in SCHEDULES}
+        self.async_functions |= {name for name, spec in functions.items() if spec.delivery_feedback}
         # Roles and log groups first: Chalice needs the role ARNs in its stage config.
         self.function_names = {name: resource_name(stage, name) for name in functions}
         self.roles: dict[str, iam.Role] = {}
@@ -802,7 +1054,7 @@ class EServicesStack(cdk.Stack):
             "POPULATION_REGISTER_URL": population_register_url,
             "SESSION_TTL_SECONDS": "3600",
             "POWERTOOLS_SERVICE_NAME": APP_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": "EServices",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "NOTIFICATION_FROM_EMAIL": notification_from_email,
             "SES_CONFIGURATION_SET": self.ses_configuration_set_name,
@@ -879,7 +1131,7 @@ class EServicesStack(cdk.Stack):
         data.alarm(
             "OverdueCases",
             cloudwatch.Metric(
-                namespace="EServices",
+                namespace=METRICS_NAMESPACE,
                 metric_name="OverdueCases",
                 dimensions_map={"service": APP_NAME},
                 statistic="Maximum",
@@ -887,6 +1139,28 @@ class EServicesStack(cdk.Stack):
             ),
             "Cases are past their response time (R-20): clinics should answer; see GET "
             "/staff/clinics/{clinicId}/cases?status=overdue.",
+        )
+        # Issue 7, defect 8: the notification sweeper repairs what the outbox path left undone. Anything
+        # it finds means a step failed or a process died mid-way: look before it becomes a pattern.
+        for metric_name, description in SWEEPER_ALARMS.items():
+            data.alarm(
+                metric_name,
+                cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=metric_name,
+                    dimensions_map={"service": APP_NAME},
+                    statistic="Sum",
+                    period=cdk.Duration.minutes(15),
+                ),
+                description,
+            )
+        self._api_edge(
+            api_name,
+            rest_api,
+            waf_auth_rate_limit=waf_auth_rate_limit,
+            waf_auth_start_rate_limit=waf_auth_start_rate_limit,
+            api_throttle=api_throttle,
+            auth_start_throttle=auth_start_throttle,
         )
 
         # Chalice already outputs EndpointURL (the API URL); add what operators look up.
@@ -950,7 +1224,9 @@ class EServicesStack(cdk.Stack):
             ]
         if spec.sends_email:
             statements.append(self._send_email_statement())
-        if any((spec.tables, spec.secrets, spec.send_to, spec.objects, spec.stream_from, spec.queue_from)):
+        if any((spec.tables, spec.secrets, spec.send_to, spec.objects, spec.stream_from, spec.queue_from)) or (
+            name in self.async_functions  # its on-failure queue is encrypted with the data key
+        ):
             statements.append(data.data_key_statement())
         # A separate policy (not inline in the role) so the function can depend on it without
         # a cycle; event-source wiring adds its statements to the role's default policy.
@@ -1132,7 +1408,7 @@ class EServicesStack(cdk.Stack):
             alarm_name=f"{APP_NAME}-{self.stage}-NotificationDeliveryFailures",
             alarm_description="Many notifications failed within an hour: check SES/SNS and the delivery logs.",
             metric=cloudwatch.Metric(
-                namespace="EServices",
+                namespace=METRICS_NAMESPACE,
                 metric_name="NotificationDeliveryFailures",
                 dimensions_map={"service": APP_NAME},
                 statistic="Sum",
@@ -1146,17 +1422,26 @@ class EServicesStack(cdk.Stack):
         failures.add_alarm_action(cw_actions.SnsAction(data.alarm_topic))
 
     def _wire_event_source(self, name: str, spec: FunctionSpec, fn: cdk.CfnResource) -> None:
+        """Event source mappings (batch sizes and caps from definitions.py), S3 notifications, schedules,
+        and the on-failure queue of every function invoked asynchronously."""
         mappings: list[lambda_.CfnEventSourceMapping] = []
         if spec.stream_from:
+            stream_consumer = next(
+                (c for c in STREAM_CONSUMERS if c.function == name and c.table.logical_id == spec.stream_from), None
+            )
             mappings.append(
                 wire_stream_consumer(
                     self.data,
                     name=name,
                     role=self.roles[name],
                     table_id=spec.stream_from,
+                    batch_size=stream_consumer.batch_size if stream_consumer else 100,
                 )
             )
         if spec.queue_from:
+            queue_consumer = next(
+                (c for c in QUEUE_CONSUMERS if c.function == name and c.queue.logical_id == spec.queue_from), None
+            )
             mappings.append(
                 wire_queue_consumer(
                     self.data,
@@ -1164,14 +1449,15 @@ class EServicesStack(cdk.Stack):
                     role=self.roles[name],
                     queue_id=spec.queue_from,
                     function_timeout_s=spec.timeout_s,
+                    batch_size=queue_consumer.batch_size if queue_consumer else 10,
+                    max_concurrency=queue_consumer.max_concurrency if queue_consumer else None,
                 )
             )
         for mapping in mappings:
             mapping.node.add_dependency(fn)  # the mapping names the function; it must exist
         for consumer in OBJECT_CREATED_CONSUMERS:
             if consumer.function == name:
-                permission = wire_object_created_consumer(self.data, consumer=consumer, role=self.roles[name])
-                permission.node.add_dependency(fn)
+                wire_object_created_consumer(self.data, consumer=consumer).node.add_dependency(fn)
         for schedule in SCHEDULES:
             if schedule.function == name:
                 wire_schedule(
@@ -1181,6 +1467,190 @@ class EServicesStack(cdk.Stack):
                     hour=schedule.hour,
                     minute=schedule.minute,
                 ).node.add_dependency(fn)
+        if name in self.async_functions:
+            wire_async_failure_destination(self.data, name=name, role=self.roles[name]).node.add_dependency(fn)
+
+    def _api_edge(
+        self,
+        api_name: str,
+        rest_api: cdk.CfnResource,
+        *,
+        waf_auth_rate_limit: int,
+        waf_auth_start_rate_limit: int,
+        api_throttle: Throttle,
+        auth_start_throttle: Throttle,
+    ) -> None:
+        """What stands in front of the app (issue 7, defects 4 and 10): stage throttling, API Gateway's own
+        errors as problem+json, a JSON access log without personal data, and a WAF web ACL."""
+        data = self.data
+        # "/auth/bankid/start" -> "/~1auth~1bankid~1start" (a method setting's path is escaped so).
+        start_path = "/" + AUTH_START_PATH.replace("/", "~1")
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": api_throttle.rate_per_s,
+                    "ThrottlingBurstLimit": api_throttle.burst,
+                    "DataTraceEnabled": False,  # full request/response logging would log bodies
+                },
+                {
+                    "ResourcePath": start_path,
+                    "HttpMethod": "POST",
+                    "ThrottlingRateLimit": auth_start_throttle.rate_per_s,
+                    "ThrottlingBurstLimit": auth_start_throttle.burst,
+                    "DataTraceEnabled": False,
+                },
+            ],
+        )
+        rest_api.add_property_override(
+            "GatewayResponses",
+            {response_type: _gateway_response(problem) for response_type, problem in GATEWAY_RESPONSES.items()},
+        )
+        # REST API access logs need the account's API Gateway CloudWatch role (README: once per account).
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            log_group_name=api_access_log_group_name(self.stage),
+            retention=LOG_RETENTION,
+            encryption_key=data.ops_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN if self.stage == "prod" else cdk.RemovalPolicy.DESTROY,
+        )
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {
+                # API Gateway wants the group's ARN without the ":*" that its Arn attribute ends with.
+                "DestinationArn": self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=access_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+                "Format": json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
+            },
+        )
+
+        web_acl = self._web_acl(api_name, waf_auth_rate_limit, waf_auth_start_rate_limit)
+        wafv2.CfnWebACLAssociation(
+            self,
+            "ApiWebAclAssociation",
+            # `RestAPI.Stage` is SAM's reference to the stage it creates: the association waits for it.
+            resource_arn=cdk.Fn.sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/${RestAPI.Stage}"
+            ),
+            web_acl_arn=web_acl.attr_arn,
+        )
+
+    def _web_acl(self, api_name: str, auth_rate_limit: int, auth_start_rate_limit: int) -> wafv2.CfnWebACL:
+        """REGIONAL web ACL for the API stage: per-IP rate limits on logins (429 problem body), AWS managed
+        rules for a JSON API, CloudWatch metrics per rule. No sampled requests and no WAF logging: both
+        would keep client IPs and bearer tokens; the metrics say which rule fired."""
+        for limit in (auth_rate_limit, auth_start_rate_limit):
+            if not 10 <= limit <= 2_000_000_000:
+                raise ValueError(f"WAF rate limit {limit}: AWS WAF takes 10-2000000000 per window")
+
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=f"{api_name}-{metric}", sampled_requests_enabled=False
+            )
+
+        def path_starts_with(path: str) -> wafv2.CfnWebACL.StatementProperty:
+            # Through the execute-api URL the path carries the stage ("/api/auth/..."); through a custom
+            # domain mapped to the stage it does not. Decoded and normalised first ("//", "./", %2F).
+            transformations = [
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="URL_DECODE"),
+                wafv2.CfnWebACL.TextTransformationProperty(priority=1, type="NORMALIZE_PATH"),
+            ]
+            return wafv2.CfnWebACL.StatementProperty(
+                or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                    statements=[
+                        wafv2.CfnWebACL.StatementProperty(
+                            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                                positional_constraint="STARTS_WITH",
+                                search_string=prefix + path,
+                                text_transformations=transformations,
+                            )
+                        )
+                        for prefix in (f"/{API_GATEWAY_STAGE}", "")
+                    ]
+                )
+            )
+
+        def rate_rule(name: str, priority: int, limit: int, path: str) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=limit,
+                        evaluation_window_sec=WAF_RATE_WINDOW_S,
+                        scope_down_statement=path_starts_with(path),
+                    )
+                ),
+                action=wafv2.CfnWebACL.RuleActionProperty(
+                    block=wafv2.CfnWebACL.BlockActionProperty(
+                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                            response_code=WAF_RATE_LIMITED.status,
+                            custom_response_body_key=WAF_RATE_LIMITED.code,
+                            response_headers=[
+                                wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+                                    name="Retry-After", value=str(WAF_RATE_LIMITED.retry_after_s)
+                                ),
+                                wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Cache-Control", value="no-store"),
+                            ],
+                        )
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        def managed_rule(name: str, priority: int, count_only: Sequence[str] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in count_only
+                        ]
+                        or None,
+                    )
+                ),
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                visibility_config=visibility(name),
+            )
+
+        return wafv2.CfnWebACL(
+            self,
+            "ApiWebAcl",
+            name=api_name,
+            description=f"{api_name}: login rate limits and AWS managed rules in front of the API stage",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("WebAcl"),
+            custom_response_bodies={
+                WAF_RATE_LIMITED.code: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=WAF_RATE_LIMITED.json()
+                )
+            },
+            rules=[
+                managed_rule("AWSManagedRulesAmazonIpReputationList", 0),
+                rate_rule("AuthStartPerIp", 1, auth_start_rate_limit, AUTH_START_PATH),
+                rate_rule("AuthPerIp", 2, auth_rate_limit, "/auth/"),
+                # The common rule set blocks bodies over 8 KB; the app takes JSON up to 256 KB and answers
+                # 413 itself (attachments go to S3 directly), so that one rule only counts.
+                managed_rule("AWSManagedRulesCommonRuleSet", 3, count_only=("SizeRestrictions_BODY",)),
+                managed_rule("AWSManagedRulesKnownBadInputsRuleSet", 4),
+            ],
+        )
 
     def _check_functions_match(self, functions: Mapping[str, FunctionSpec]) -> None:
         """Fail synth if app.py and FUNCTIONS disagree (an unlisted function would run with the

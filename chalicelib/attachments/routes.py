@@ -64,6 +64,7 @@ def _checked(attachment_id: str) -> Any:
     responses={201: "UploadOut"},
     security="citizenSession",
     problems=(401, 404, 422),
+    idempotent=True,
 )
 def citizen_upload(cid: str) -> Response:
     from chalicelib.attachments.models import Uploader
@@ -107,6 +108,7 @@ def citizen_link(cid: str, attachmentId: str) -> Response:
     responses={201: "UploadOut"},
     security="staffJwt",
     problems=(401, 422),
+    idempotent=True,
 )
 def staff_upload() -> Response:
     from chalicelib.attachments.models import Uploader

@@ -40,7 +40,7 @@ def _end_user_ip() -> str:
     models=MODELS,
     request="StartRequest",
     responses={200: "StartResponse"},
-    problems=(409, 503),
+    problems=(409, 429, 503),
 )
 def start() -> Response:
     from chalicelib.auth import models

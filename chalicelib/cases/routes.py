@@ -38,6 +38,7 @@ def _created(result: service.Created, field: str) -> Response:
     responses={201: "CaseCreated"},
     security="citizenSession",
     problems=(401, 404, 409, 422),
+    idempotent=True,
 )
 def start_case(cid: str) -> Response:
     from chalicelib.cases import models
@@ -68,6 +69,7 @@ def start_case(cid: str) -> Response:
     responses={201: "MessageCreated"},
     security="citizenSession",
     problems=(401, 404, 409, 422),
+    idempotent=True,
 )
 def citizen_message(cid: str, caseId: str) -> Response:
     from chalicelib.cases import models
@@ -96,6 +98,7 @@ def citizen_message(cid: str, caseId: str) -> Response:
     responses={201: "CaseCreated"},
     security="citizenSession",
     problems=(401, 404, 422),
+    idempotent=True,
 )
 def complain(cid: str) -> Response:
     from chalicelib.cases import models

@@ -95,6 +95,7 @@ def assign(caseId: str) -> Response:
     responses={201: "MessageCreated"},
     security="staffJwt",
     problems=(401, 403, 404, 409, 422),
+    idempotent=True,
 )
 def staff_message(caseId: str) -> Response:
     from chalicelib.cases import models
@@ -140,6 +141,7 @@ def close(caseId: str) -> Response:
     responses={201: "CaseCreated"},
     security="staffJwt",
     problems=(401, 403, 404, 409, 422),
+    idempotent=True,
 )
 def start_conversation(clinicId: str) -> Response:
     from chalicelib.cases import models

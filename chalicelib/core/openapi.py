@@ -34,6 +34,7 @@ class Operation:
     security: str | None
     problems: tuple[int, ...] = field(default_factory=tuple)
     query: tuple[str, ...] = field(default_factory=tuple)  # optional string query parameters
+    idempotent: bool = False  # a creating call that takes an Idempotency-Key
 
 
 OPERATIONS: list[Operation] = []
@@ -54,6 +55,7 @@ def documented(
     security: str | None = None,
     problems: tuple[int, ...] = (),
     query: tuple[str, ...] = (),
+    idempotent: bool = False,
 ) -> Callable[[ViewFunction], ViewFunction]:
     operation = Operation(
         path=path,
@@ -66,6 +68,7 @@ def documented(
         security=security,
         problems=problems,
         query=query,
+        idempotent=idempotent,
     )
 
     def register(view: ViewFunction) -> ViewFunction:
@@ -122,6 +125,29 @@ _SECURITY_SCHEMES = {
 }
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key returns the first result and writes nothing new (kept 24 hours). "
+    "The same key with a different request is 422 `idempotency-key-reused`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x20-\\x7e]+$"},
+}
+_PROBLEM_TEXT = {
+    429: "Too many requests (problem `rate-limited`, with Retry-After)",
+    503: "Temporarily unavailable (problem `service-unavailable`, with Retry-After): try again later",
+}
+_DESCRIPTION = (
+    "Citizen login, inbox and cases. Errors are application/problem+json with a stable `code`.\n\n"
+    "Login: prefer the QR / autostart flow (`POST /auth/bankid/start` with an empty body): it needs no "
+    "personnummer and nobody else can cancel it. A start with a personnummer becomes BankID's "
+    "`requirement.personalNumber`; BankID allows one order per person, so such starts are limited per "
+    "personnummer as well as per client address (429 with Retry-After).\n\n"
+    "Every operation may answer 503 `service-unavailable` with Retry-After when a dependency is down."
+)
 
 
 def document() -> dict[str, Any]:
@@ -163,6 +189,8 @@ def document() -> dict[str, Any]:
             {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
             for name in op.query
         ]
+        if op.idempotent:
+            parameters.append(_IDEMPOTENCY_KEY)
         if parameters:
             entry["parameters"] = parameters
         request = resolve(op, op.request)
@@ -178,8 +206,11 @@ def document() -> dict[str, Any]:
             if model is not None:
                 response["content"] = {"application/json": {"schema": ref(model)}}
             entry["responses"][str(status)] = response
-        for status in op.problems:
-            entry["responses"][str(status)] = {"description": "Problem", "content": problem}
+        for status in (*op.problems, 503):
+            described: dict[str, Any] = {"description": _PROBLEM_TEXT.get(status, "Problem"), "content": problem}
+            if status in (429, 503):
+                described["headers"] = _RETRY_AFTER
+            entry["responses"][str(status)] = described
         entry["responses"]["4XX"] = {"description": "Problem (RFC 9457)", "content": problem}
         if op.security:
             entry["security"] = [{op.security: []}]
@@ -189,7 +220,7 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "1177-style e-services API",
             "version": "1.0.0",
-            "description": "Citizen login, inbox and cases. Errors are application/problem+json.",
+            "description": _DESCRIPTION,
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},

@@ -52,6 +52,7 @@ def get_settings(cid: str) -> Response:
     responses={200: "SettingsOut"},
     security="citizenSession",
     problems=(401, 404, 409, 422),
+    idempotent=True,
 )
 def patch_settings(cid: str) -> Response:
     from chalicelib.settings import models

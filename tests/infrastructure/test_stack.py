@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import ManualArgs, lint
 
+from chalicelib.core import errors
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     BUCKETS,
     OBJECT_CREATED_CONSUMERS,
+    QUEUE_CONSUMERS,
     QUEUES,
+    SCHEDULES,
+    STREAM_CONSUMERS,
     TABLES,
     Bucket,
     Queue,
@@ -24,11 +31,15 @@ from infra.definitions import (
     resource_name,
 )
 from infra.stack import (
+    API_THROTTLE,
+    AUTH_START_THROTTLE,
     BANKID_CERT_ARN_VAR,
     DEFAULT_BANKID_API_URL,
     FUNCTIONS,
     HMAC_ARN_VAR,
     MAIN_TABLE,
+    WAF_AUTH_RATE_LIMIT,
+    WAF_AUTH_START_RATE_LIMIT,
     DataResources,
     wire_queue_consumer,
     wire_stream_consumer,
@@ -177,6 +188,8 @@ def render(value: Any) -> str:
         return "${" + value["Ref"] + "}"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return str(value["Fn::Sub"])
     raise AssertionError(f"unexpected value {value!r}")
 
 
@@ -269,25 +282,6 @@ def test_a_stage_that_makes_an_invalid_bucket_name_fails_synth(stage: str) -> No
         DataResources(stack, "Data", stage=stage, buckets=(ATTACHMENTS_BUCKET,))
 
 
-def test_failed_content_checks_are_retried_then_kept_on_an_alarmed_queue(template_dict: dict[str, Any]) -> None:
-    (config,) = [
-        c["Properties"]
-        for c in resources(template_dict, "AWS::Lambda::EventInvokeConfig").values()
-        if c["Properties"]["FunctionName"] == resource_name(STAGE, "attachment_uploaded")
-    ]
-    assert config["MaximumRetryAttempts"] == 2
-    queue_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-    queue = resources(template_dict, "AWS::SQS::Queue")[queue_id]
-    assert "Fn::GetAtt" in queue["Properties"]["KmsMasterKeyId"]
-    alarms = [
-        a["Properties"]
-        for a in resources(template_dict, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
-    ]
-    assert len(alarms) == 1 and alarms[0]["AlarmActions"]
-
-
 def _s3_grants(template_dict: dict[str, Any], name: str) -> dict[str, set[str]]:
     """S3 action -> the resources (rendered) the function's role may take it on."""
     role_id = function_named(template_dict, name)["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -363,6 +357,12 @@ def test_admin_functions_exist_with_own_role(template_dict: dict[str, Any], name
 def test_api_handler_settings_and_environment(template_dict: dict[str, Any]) -> None:
     props = function_named(template_dict, "api_handler")["Properties"]
     assert props["MemorySize"] == 512
+    # A hung DynamoDB must end a request cleanly before the function times out (issue 7, defect 5).
+    from chalicelib.core import dynamo
+
+    attempts = dynamo.MAX_ATTEMPTS
+    worst_s = attempts * (dynamo.CONNECT_TIMEOUT_S + dynamo.READ_TIMEOUT_S) + sum(2**i for i in range(attempts - 1))
+    assert props["Timeout"] == 15 and worst_s < props["Timeout"]
     env = props["Environment"]["Variables"]
     for table in TABLES:
         assert env[table.env_var] == {"Ref": table_id(template_dict, table.logical_id)}
@@ -593,13 +593,29 @@ def test_future_queues_buckets_and_event_sources() -> None:
     assert lint_errors(raw) == []
 
 
-def test_scheduler_roles_may_only_invoke_their_function(template_dict: dict[str, Any]) -> None:
-    scheduler_roles = {k for k in resources(template_dict, "AWS::IAM::Role") if "SchedulerRole" in k}
-    assert scheduler_roles
-    for policy in resources(template_dict, "AWS::IAM::Policy").values():
-        if {r["Ref"] for r in policy["Properties"]["Roles"]} & scheduler_roles:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                assert statement["Action"] == "lambda:InvokeFunction"
+def test_scheduler_roles_may_only_invoke_their_function_and_dead_letter(template_dict: dict[str, Any]) -> None:
+    roles = resources(template_dict, "AWS::IAM::Role")
+    schedules = resources(template_dict, "AWS::Scheduler::Schedule")
+    assert schedules
+    for schedule in schedules.values():
+        target = schedule["Properties"]["Target"]
+        role = roles[target["RoleArn"]["Fn::GetAtt"][0]]
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "scheduler.amazonaws.com"
+        }
+        attached = [
+            p
+            for p in resources(template_dict, "AWS::IAM::Policy").values()
+            if {"Ref": target["RoleArn"]["Fn::GetAtt"][0]} in p["Properties"]["Roles"]
+        ]
+        assert not attached  # all of it inline, where the tests below see it
+        found = list(statements(role["Properties"]["Policies"]))
+        by_action = {s["Action"] if isinstance(s["Action"], str) else tuple(sorted(s["Action"])): s for s in found}
+        assert set(by_action) == {"lambda:InvokeFunction", "sqs:SendMessage", ("kms:Decrypt", "kms:GenerateDataKey*")}
+        assert by_action["lambda:InvokeFunction"]["Resource"] == target["Arn"]
+        assert by_action["sqs:SendMessage"]["Resource"] == target["DeadLetterConfig"]["Arn"]
+        kms = by_action[("kms:Decrypt", "kms:GenerateDataKey*")]
+        assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
 
 
 def test_case_functions_retention_on_the_stream_and_overdue_on_a_stockholm_schedule(template) -> None:
@@ -672,21 +688,39 @@ def test_notification_functions_are_fed_by_the_stream_and_the_queue(template: Te
 
 def test_notification_permissions_are_least_privilege(template_dict: dict[str, Any]) -> None:
     main = table_id(template_dict, "MainTable")
-    idempotency = table_id(template_dict, "IdempotencyTable")
     stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}  # its stream ARN
-    assert _allowed_dynamodb(template_dict, "inbox_events")[main] - stream_reads == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-    }
+    # inbox_events reads the stream and queues ids; it touches no item.
+    assert _allowed_dynamodb(template_dict, "inbox_events") == {main: stream_reads}
     assert _allowed_dynamodb(template_dict, "send_notifications") == {
-        main: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
-        idempotency: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        main: {
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+        }
+    }
+    assert _allowed_dynamodb(template_dict, "sweep_notifications") == {
+        main: {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"}
     }
     assert _allowed_dynamodb(template_dict, "delivery_feedback") == {
         main: {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"}
     }
-    # Only the producer sends to the queue; only the sender publishes SMS and sends e-mail.
-    assert "sqs:SendMessage" in _actions(template_dict, "inbox_events")
+    # Only the producers send to the notifications queue; only the sender publishes SMS and sends e-mail.
+    (queue_id,) = [
+        k
+        for k, q in resources(template_dict, "AWS::SQS::Queue").items()
+        if q["Properties"]["QueueName"] == resource_name(STAGE, "NotificationsQueue")
+    ]
+    producers = {
+        name
+        for name in FUNCTIONS
+        if any(
+            "sqs:SendMessage" in as_list(s["Action"]) and {"Fn::GetAtt": [queue_id, "Arn"]} in as_list(s["Resource"])
+            for s in _role_statements(template_dict, name)
+        )
+    }
+    assert producers == {"inbox_events", "sweep_notifications"}
     for name in FUNCTIONS:
         actions = _actions(template_dict, name)
         assert ("sns:Publish" in actions) == (name == "send_notifications"), name
@@ -746,3 +780,416 @@ def test_sms_delivery_logs_reach_delivery_feedback_and_spend_is_alarmed(
         {"Namespace": "AWS/SNS", "MetricName": "SMSMonthToDateSpentUSD", "AlarmActions": Match.any_value()},
     )
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "NotificationDeliveryFailures"})
+
+
+# --- failure destinations (issue 7, defect 10) ----------------------------------------------------
+
+FUNCTION_PREFIX = f"e-services-{STAGE}-"
+FAILURE_QUEUE_RETENTION_S = 14 * 24 * 3600
+
+
+def _invoked_function(target: Any) -> str:
+    arn = render(target)
+    assert ":function:" in arn, arn
+    return arn.rsplit(":function:", 1)[1].removeprefix(FUNCTION_PREFIX)
+
+
+def asynchronously_invoked(t: Mapping[str, Any]) -> set[str]:
+    """Functions something invokes asynchronously: SNS, CloudWatch Logs, S3 and EventBridge Scheduler."""
+    targets = [
+        s["Properties"]["Endpoint"]
+        for s in resources(t, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
+    targets += [f["Properties"]["DestinationArn"] for f in resources(t, "AWS::Logs::SubscriptionFilter").values()]
+    for bucket in resources(t, "AWS::S3::Bucket").values():
+        notifications = bucket["Properties"].get("NotificationConfiguration", {})
+        targets += [c["Function"] for c in notifications.get("LambdaConfigurations", [])]
+    targets += [s["Properties"]["Target"]["Arn"] for s in resources(t, "AWS::Scheduler::Schedule").values()]
+    return {_invoked_function(target) for target in targets}
+
+
+def assert_alarmed_encrypted_failure_queue(t: Mapping[str, Any], queue_ref: Any) -> str:
+    queue_id = queue_ref["Fn::GetAtt"][0]
+    assert queue_ref == {"Fn::GetAtt": [queue_id, "Arn"]}
+    props = resources(t, "AWS::SQS::Queue")[queue_id]["Properties"]
+    data_key = next(k for k in resources(t, "AWS::KMS::Key") if k.startswith("DataDataKey"))
+    assert props["KmsMasterKeyId"] == {"Fn::GetAtt": [data_key, "Arn"]}
+    assert props["MessageRetentionPeriod"] == FAILURE_QUEUE_RETENTION_S
+    alarms = [
+        a["Properties"]
+        for a in resources(t, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
+    ]
+    assert len(alarms) == 1, queue_id
+    assert alarms[0]["Threshold"] == 1 and alarms[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarms[0]["AlarmActions"]
+    return queue_id
+
+
+def test_the_asynchronously_invoked_functions_are_the_expected_ones(template_dict: dict[str, Any]) -> None:
+    # Guards the detection the next test relies on.
+    expected = {"delivery_feedback"} | {c.function for c in OBJECT_CREATED_CONSUMERS} | {s.function for s in SCHEDULES}
+    assert asynchronously_invoked(template_dict) == expected
+
+
+def test_every_asynchronously_invoked_function_keeps_its_failures_on_an_alarmed_queue(
+    template_dict: dict[str, Any],
+) -> None:
+    configs = [c["Properties"] for c in resources(template_dict, "AWS::Lambda::EventInvokeConfig").values()]
+    for name in sorted(asynchronously_invoked(template_dict)):
+        (config,) = [c for c in configs if c["FunctionName"] == resource_name(STAGE, name)]
+        assert config["Qualifier"] == "$LATEST"
+        assert config["MaximumRetryAttempts"] == 2
+        assert 60 <= config["MaximumEventAgeInSeconds"] <= 6 * 3600
+        queue_ref = config["DestinationConfig"]["OnFailure"]["Destination"]
+        assert_alarmed_encrypted_failure_queue(template_dict, queue_ref)
+        # The function's role may send there (Lambda sends as the function), through SQS's use of the key.
+        role_statements = [s for s in _role_statements(template_dict, name) if s["Effect"] == "Allow"]
+        assert any(s["Action"] == "sqs:SendMessage" and s["Resource"] == queue_ref for s in role_statements), name
+        assert any(
+            f"sqs.{REGION}.amazonaws.com"
+            in as_list(s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService"))
+            for s in role_statements
+        ), name
+
+
+def test_schedules_retry_within_a_period_then_dead_letter_to_an_alarmed_queue(template_dict: dict[str, Any]) -> None:
+    schedules = resources(template_dict, "AWS::Scheduler::Schedule")
+    assert {_invoked_function(s["Properties"]["Target"]["Arn"]) for s in schedules.values()} == {
+        s.function for s in SCHEDULES
+    }
+    for schedule in SCHEDULES:
+        (props,) = [
+            s["Properties"]
+            for s in schedules.values()
+            if _invoked_function(s["Properties"]["Target"]["Arn"]) == schedule.function
+        ]
+        retry = props["Target"]["RetryPolicy"]
+        assert retry["MaximumRetryAttempts"] == 2
+        period_s = schedule.every_minutes * 60 if schedule.every_minutes else 24 * 3600
+        assert 60 <= retry["MaximumEventAgeInSeconds"] <= period_s
+        assert_alarmed_encrypted_failure_queue(template_dict, props["Target"]["DeadLetterConfig"]["Arn"])
+
+
+# --- queue and stream consumers (issue 7, defect 9) -----------------------------------------------
+
+
+def _mapping(t: Mapping[str, Any], name: str) -> dict[str, Any]:
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(t, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == resource_name(STAGE, name)
+    ]
+    return mapping
+
+
+@pytest.mark.parametrize("consumer", QUEUE_CONSUMERS, ids=lambda c: c.function)
+def test_queue_consumers_are_capped_as_defined(template_dict: dict[str, Any], consumer: Any) -> None:
+    # A backlog must not run more senders at once than the SMS/e-mail quotas allow.
+    assert consumer.max_concurrency is not None, f"{consumer.function}: set max_concurrency in definitions.py"
+    mapping = _mapping(template_dict, consumer.function)
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": consumer.max_concurrency}
+    assert mapping["BatchSize"] == consumer.batch_size
+
+
+@pytest.mark.parametrize("consumer", STREAM_CONSUMERS, ids=lambda c: c.function)
+def test_stream_consumers_take_their_batch_size_from_definitions(template_dict: dict[str, Any], consumer: Any) -> None:
+    assert _mapping(template_dict, consumer.function)["BatchSize"] == consumer.batch_size
+
+
+def test_queue_consumer_concurrency_cap_and_its_range() -> None:
+    stack = cdk.Stack(cdk.App(), "Capped", env=cdk.Environment(region=REGION))
+    queue = Queue("CappedQueue", "CAPPED_QUEUE")
+    data = DataResources(stack, "Data", stage=STAGE, queues=(queue,), buckets=())
+    role = cdk.aws_iam.Role(stack, "Role", assumed_by=cdk.aws_iam.ServicePrincipal("lambda.amazonaws.com"))
+    wire_queue_consumer(
+        data, name="capped", role=role, queue_id=queue.logical_id, function_timeout_s=30, max_concurrency=5
+    )
+    wire_queue_consumer(data, name="uncapped", role=role, queue_id=queue.logical_id, function_timeout_s=30)
+    for invalid in (1, 1001):
+        with pytest.raises(ValueError, match="max_concurrency"):
+            wire_queue_consumer(
+                data, name="bad", role=role, queue_id=queue.logical_id, function_timeout_s=30, max_concurrency=invalid
+            )
+    mappings = {
+        m["Properties"]["FunctionName"]: m["Properties"]
+        for m in resources(Template.from_stack(stack).to_json(), "AWS::Lambda::EventSourceMapping").values()
+    }
+    assert mappings[resource_name(STAGE, "capped")]["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert "ScalingConfig" not in mappings[resource_name(STAGE, "uncapped")]
+
+
+# --- the sweeper's findings (issue 7, defect 8) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["ArrivalsReconciled", "NotificationsRequeued"])
+def test_what_the_notification_sweeper_finds_raises_an_alarm(template_dict: dict[str, Any], metric: str) -> None:
+    env = function_named(template_dict, "api_handler")["Properties"]["Environment"]["Variables"]
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template_dict, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == metric
+    ]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    # Powertools adds the service dimension to every metric it publishes.
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 900 and alarm["EvaluationPeriods"] == 1
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    (topic,) = [k for k in resources(template_dict, "AWS::SNS::Topic") if k.startswith("DataAlarmTopic")]
+    assert alarm["AlarmActions"] == [{"Ref": topic}]
+
+
+# --- the API edge (issue 7, defects 4 and 10) -----------------------------------------------------
+
+
+def rest_api(t: Mapping[str, Any]) -> dict[str, Any]:
+    (api,) = resources(t, "AWS::Serverless::Api").values()
+    props: dict[str, Any] = api["Properties"]
+    return props
+
+
+def test_stage_throttling_and_a_tighter_limit_on_starting_logins(template_dict: dict[str, Any]) -> None:
+    api = rest_api(template_dict)
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    assert set(settings) == {("/*", "*"), ("/~1auth~1bankid~1start", "POST")}
+    default, start = settings[("/*", "*")], settings[("/~1auth~1bankid~1start", "POST")]
+    assert (default["ThrottlingRateLimit"], default["ThrottlingBurstLimit"]) == (
+        API_THROTTLE.rate_per_s,
+        API_THROTTLE.burst,
+    )
+    assert (start["ThrottlingRateLimit"], start["ThrottlingBurstLimit"]) == (
+        AUTH_START_THROTTLE.rate_per_s,
+        AUTH_START_THROTTLE.burst,
+    )
+    assert start["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+    assert "post" in api["DefinitionBody"]["paths"]["/auth/bankid/start"]  # the setting names a real method
+    for setting in settings.values():
+        assert setting.get("DataTraceEnabled") is False  # never request/response bodies in execution logs
+        assert setting.get("LoggingLevel", "OFF") == "OFF"
+
+
+# Every gateway response type API Gateway has (developer guide, "Gateway response types").
+GATEWAY_RESPONSE_TYPES = (
+    "ACCESS_DENIED",
+    "API_CONFIGURATION_ERROR",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "AUTHORIZER_FAILURE",
+    "BAD_REQUEST_PARAMETERS",
+    "BAD_REQUEST_BODY",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "EXPIRED_TOKEN",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "INVALID_API_KEY",
+    "INVALID_SIGNATURE",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "QUOTA_EXCEEDED",
+    "REQUEST_TOO_LARGE",
+    "RESOURCE_NOT_FOUND",
+    "THROTTLED",
+    "UNAUTHORIZED",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "WAF_FILTERED",
+)
+# type -> (status, code, title as the app has it); Retry-After on the ones a client should retry.
+EXPECTED_GATEWAY_PROBLEMS = {
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not-found", errors.NotFound.title),  # an unknown route or method
+    "THROTTLED": (429, "rate-limited", errors.TooManyRequests.title),
+    "QUOTA_EXCEEDED": (429, "rate-limited", errors.TooManyRequests.title),
+    "REQUEST_TOO_LARGE": (413, "body-too-large", errors.BadRequest.title),
+    "UNAUTHORIZED": (401, "unauthenticated", errors.Unauthenticated.title),
+    "ACCESS_DENIED": (403, "forbidden", errors.Forbidden.title),
+    "BAD_REQUEST_BODY": (400, "bad-request", errors.BadRequest.title),
+    "DEFAULT_4XX": (400, "bad-request", errors.BadRequest.title),
+    "WAF_FILTERED": (403, "request-blocked", errors.Forbidden.title),
+    "INTEGRATION_TIMEOUT": (503, "service-unavailable", errors.ServiceUnavailable.title),
+    "INTEGRATION_FAILURE": (503, "service-unavailable", errors.ServiceUnavailable.title),
+    "DEFAULT_5XX": (500, "internal-error", "Tekniskt fel"),
+}
+RETRY_AFTER = {"THROTTLED", "QUOTA_EXCEEDED", "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE"}
+
+
+@pytest.mark.parametrize("response_type", GATEWAY_RESPONSE_TYPES)
+def test_api_gateways_own_errors_are_problem_json_like_the_apps(
+    template_dict: dict[str, Any], response_type: str
+) -> None:
+    response = rest_api(template_dict)["GatewayResponses"][response_type]
+    headers = response["ResponseParameters"]["Headers"]
+    assert headers["Content-Type"] == "'application/problem+json'"
+    assert headers["Cache-Control"] == "'no-store'"
+    (template_key,) = response["ResponseTemplates"]
+    assert template_key == "application/json"
+    body = json.loads(response["ResponseTemplates"][template_key])
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert body["status"] == response["StatusCode"]
+    assert body["type"] == f"/problems/{body['code']}"
+    assert body["detail"] and body["title"]
+    if response_type in EXPECTED_GATEWAY_PROBLEMS:
+        assert (body["status"], body["code"], body["title"]) == EXPECTED_GATEWAY_PROBLEMS[response_type]
+    if response_type in RETRY_AFTER:
+        assert int(headers["Retry-After"].strip("'")) >= 1
+        if body["status"] == 429:
+            assert body["retryAfter"] == int(headers["Retry-After"].strip("'"))
+    else:
+        assert "Retry-After" not in headers
+
+
+ACCESS_LOG_REQUIRED = {
+    "$context.requestId",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.resourcePath",
+    "$context.status",
+    "$context.responseLatency",
+    "$context.integration.error",
+    "$context.wafResponseCode",
+}
+# Where a client's address, identity or data could appear (raw path, query, headers, body, error text).
+ACCESS_LOG_FORBIDDEN = re.compile(
+    r"\$context\.(identity|path\b|authorizer|requestOverride|responseOverride|error\.message|integrationErrorMessage)"
+    r"|\$input|\$method|\$util|querystring|body|sourceIp|userAgent",
+    re.IGNORECASE,
+)
+
+
+def test_api_access_log_is_json_without_personal_data_in_an_encrypted_group(template_dict: dict[str, Any]) -> None:
+    setting = rest_api(template_dict)["AccessLogSetting"]
+    fields = json.loads(setting["Format"])
+    assert all(isinstance(v, str) and re.fullmatch(r"\$context\.[\w.]+", v) for v in fields.values()), fields
+    assert set(fields.values()) >= ACCESS_LOG_REQUIRED
+    assert not ACCESS_LOG_FORBIDDEN.search(setting["Format"])
+    # DestinationArn: the group's ARN without ":*" (API Gateway refuses that form).
+    destination = render(setting["DestinationArn"])
+    assert not destination.endswith(":*")
+    (group_id,) = re.findall(r":log-group:\$\{(\w+)\}$", destination)
+    group = resources(template_dict, "AWS::Logs::LogGroup")[group_id]["Properties"]
+    assert group["LogGroupName"] == f"/aws/apigateway/e-services-{STAGE}/access"
+    assert group["RetentionInDays"] == 90
+    ops_key = next(k for k in resources(template_dict, "AWS::KMS::Key") if k.startswith("DataOpsKey"))
+    assert group["KmsKeyId"] == {"Fn::GetAtt": [ops_key, "Arn"]}
+    # CloudWatch Logs may use the ops key for this group.
+    key_policy = resources(template_dict, "AWS::KMS::Key")[ops_key]["Properties"]["KeyPolicy"]
+    (logs_statement,) = [s for s in key_policy["Statement"] if s.get("Sid") == "CloudWatchLogsForThisAppsLogGroups"]
+    allowed = [render(a) for a in as_list(logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])]
+    assert any(a.endswith(f":log-group:/aws/apigateway/e-services-{STAGE}/access") for a in allowed)
+
+
+def web_acl(t: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((acl_id, acl),) = resources(t, "AWS::WAFv2::WebACL").items()
+    return acl_id, acl["Properties"]
+
+
+def test_a_regional_web_acl_guards_the_api_stage(template_dict: dict[str, Any]) -> None:
+    acl_id, acl = web_acl(template_dict)
+    assert acl["Scope"] == "REGIONAL"
+    assert acl["DefaultAction"] == {"Allow": {}}
+    (association,) = resources(template_dict, "AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    # SAM resolves RestAPI.Stage to the stage it creates; the association then waits for that stage.
+    assert render(association["Properties"]["ResourceArn"]) == (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/${RestAPI.Stage}"
+    )
+    # Metrics for every rule; no sampled requests and no WAF log (they would keep IPs and bearer tokens).
+    for visibility in [acl["VisibilityConfig"]] + [r["VisibilityConfig"] for r in acl["Rules"]]:
+        assert visibility["CloudWatchMetricsEnabled"] is True
+        assert visibility["SampledRequestsEnabled"] is False
+    assert not resources(template_dict, "AWS::WAFv2::LoggingConfiguration")
+
+
+def test_the_web_acl_uses_managed_rules_that_fit_a_json_api(template_dict: dict[str, Any]) -> None:
+    _, acl = web_acl(template_dict)
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]: r
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(managed)
+    for rule in managed.values():
+        assert rule["OverrideAction"] == {"None": {}}  # the groups' own block actions apply
+    # The common rule set blocks bodies over 8 KB; the app takes up to 256 KB (and answers 413 itself).
+    overrides = managed["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+    assert overrides == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+
+
+def _transform(value: str, transformations: list[dict[str, Any]]) -> str:
+    for t in sorted(transformations, key=lambda t: t["Priority"]):
+        if t["Type"] == "URL_DECODE":
+            value = unquote(value)
+        elif t["Type"] == "NORMALIZE_PATH":
+            value = posixpath.normpath(re.sub("/+", "/", value)) + ("/" if value.endswith("/") else "")
+        elif t["Type"] == "LOWERCASE":
+            value = value.lower()
+        elif t["Type"] != "NONE":
+            raise AssertionError(f"no model of {t['Type']}")
+    return value
+
+
+def waf_matches(statement: Mapping[str, Any], path: str) -> bool:
+    """A model of the WAF statements the scope-downs use, on the URI path."""
+    if "OrStatement" in statement:
+        return any(waf_matches(s, path) for s in statement["OrStatement"]["Statements"])
+    if "AndStatement" in statement:
+        return all(waf_matches(s, path) for s in statement["AndStatement"]["Statements"])
+    match = statement["ByteMatchStatement"]
+    assert match["FieldToMatch"] == {"UriPath": {}}
+    value, search = _transform(path, match["TextTransformations"]), match["SearchString"]
+    return {
+        "STARTS_WITH": value.startswith,
+        "EXACTLY": lambda s: value == s,
+        "CONTAINS": lambda s: s in value,
+    }[match["PositionalConstraint"]](search)
+
+
+@pytest.mark.parametrize(
+    ("path", "counted_by"),
+    [
+        ("/api/auth/bankid/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api//auth/./bankid/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api/auth%2Fbankid%2Fstart", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/auth/bankid/start", {"AuthStartPerIp", "AuthPerIp"}),  # through a custom domain
+        ("/api/auth/bankid/collect", {"AuthPerIp"}),
+        ("/api/auth/bankid/qr", {"AuthPerIp"}),
+        ("/auth/logout", {"AuthPerIp"}),
+        ("/api/citizens/c-1/inbox", set()),
+        ("/api/openapi.json", set()),
+    ],
+)
+def test_login_calls_are_rate_limited_per_client_ip(
+    template_dict: dict[str, Any], path: str, counted_by: set[str]
+) -> None:
+    _, acl = web_acl(template_dict)
+    rate_rules = {r["Name"]: r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]}
+    assert set(rate_rules) == {"AuthStartPerIp", "AuthPerIp"}
+    assert {
+        name
+        for name, r in rate_rules.items()
+        if waf_matches(r["Statement"]["RateBasedStatement"]["ScopeDownStatement"], path)
+    } == counted_by
+
+
+def test_rate_limited_logins_get_a_429_problem_with_retry_after(template_dict: dict[str, Any]) -> None:
+    _, acl = web_acl(template_dict)
+    limits = {"AuthStartPerIp": WAF_AUTH_START_RATE_LIMIT, "AuthPerIp": WAF_AUTH_RATE_LIMIT}
+    for rule in acl["Rules"]:
+        if "RateBasedStatement" not in rule["Statement"]:
+            continue
+        statement = rule["Statement"]["RateBasedStatement"]
+        assert statement["AggregateKeyType"] == "IP"
+        assert statement["EvaluationWindowSec"] == 300
+        assert statement["Limit"] == limits[rule["Name"]]
+        response = rule["Action"]["Block"]["CustomResponse"]
+        assert response["ResponseCode"] == 429
+        headers = {h["Name"]: h["Value"] for h in response["ResponseHeaders"]}
+        assert int(headers["Retry-After"]) >= 1
+        body = acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+        assert body["ContentType"] == "APPLICATION_JSON"  # WAF offers no problem+json content type
+        problem = json.loads(body["Content"])
+        assert problem["code"] == "rate-limited" and problem["status"] == 429
+        assert problem["title"] == errors.TooManyRequests.title
+        assert problem["type"] == "/problems/rate-limited" and problem["detail"]
+        assert problem["retryAfter"] == int(headers["Retry-After"])
+    assert WAF_AUTH_START_RATE_LIMIT < WAF_AUTH_RATE_LIMIT
