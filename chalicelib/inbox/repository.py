@@ -1,6 +1,8 @@
 """Inbox items live in the citizen's partition; gsi1 orders them by last activity (newest first).
 
 CITIZEN#<citizen id> / INBOX#<item id>    gsi1 = INBOX#<citizen id>, <updatedAt>#<item id>
+                                          gsi4 = the arrival's notification due marker while one is
+                                          pending (chalicelib/notifications/due.py)
 """
 
 from __future__ import annotations
@@ -87,3 +89,67 @@ def mark_read(citizen_id: str, item_id: str) -> None:
 
 def delete_item(citizen_id: str, item_id: str) -> None:
     dynamo.client().delete_item(TableName=settings().main_table, Key=item_key(citizen_id, item_id))
+
+
+# ---------------------------------------------------------------- the arrival's due marker (R-11)
+
+
+def arrival_claimed_action(
+    citizen_id: str, item_id: str, arrival_id: str, notification_ids: list[str]
+) -> dict[str, Any]:
+    """Transaction action: the arrival's notifications are claimed. Clears the due marker and records
+    which notifications the arrival got, only if this arrival is still the pending one."""
+    return {
+        "Update": {
+            "TableName": settings().main_table,
+            "Key": item_key(citizen_id, item_id),
+            "UpdateExpression": "SET notificationIds = :ids REMOVE gsi4pk, gsi4sk, notifySweeps",
+            "ConditionExpression": "arrivalId = :arrival AND attribute_exists(gsi4pk)",
+            "ExpressionAttributeValues": dynamo.values(ids=notification_ids, arrival=arrival_id),
+        }
+    }
+
+
+def _marker_update(
+    citizen_id: str, item_id: str, arrival_id: str, seen_marker: str, expression: str, **values: Any
+) -> bool:
+    """An update of the marker the sweeper read, if it is still that one (same arrival, same due)."""
+    try:
+        dynamo.client().update_item(
+            TableName=settings().main_table,
+            Key=item_key(citizen_id, item_id),
+            UpdateExpression=expression,
+            ConditionExpression="arrivalId = :arrival AND gsi4sk = :seen",
+            ExpressionAttributeValues=dynamo.values(arrival=arrival_id, seen=seen_marker, **values),
+        )
+    except Exception as error:
+        if dynamo.is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def reschedule_arrival(citizen_id: str, item_id: str, arrival_id: str, seen_marker: str, marker: str) -> bool:
+    """The sweeper re-queued the arrival: due again later, one attempt more."""
+    return _marker_update(
+        citizen_id,
+        item_id,
+        arrival_id,
+        seen_marker,
+        "SET gsi4sk = :marker, notifySweeps = if_not_exists(notifySweeps, :zero) + :one",
+        marker=marker,
+        zero=0,
+        one=1,
+    )
+
+
+def abandon_arrival(citizen_id: str, item_id: str, arrival_id: str, seen_marker: str, at: str) -> bool:
+    """The sweeper gave up on the arrival: no marker any more, and when it gave up."""
+    return _marker_update(
+        citizen_id,
+        item_id,
+        arrival_id,
+        seen_marker,
+        "SET notifyAbandonedAt = :at REMOVE gsi4pk, gsi4sk",
+        at=at,
+    )

@@ -1,9 +1,10 @@
 """The citizen's inbox (inkorg): everything sent to them — case threads, messages from care, notices.
 
 One item per thread, ordered by last activity; `unread` turns on when something arrives for the
-citizen and off when they open it. Every arrival for the citizen gets a new `arrivalId`: the stream
-consumer that notifies the citizen (R-11) notifies once per arrival. Items of a case that has ended
-expire with it (R-24).
+citizen and off when they open it. Every arrival for the citizen gets a new `arrivalId` and, in the
+same write, a due marker in the notification due index (the outbox: `chalicelib/notifications/due.py`):
+the notification path (R-11) notifies once per arrival and clears the marker, and the sweeper finds an
+arrival whose notification was lost. Items of a case that has ended expire with it (R-24).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.cursor import decode, encode
 from chalicelib.core.ids import new_id
 from chalicelib.inbox import repository
+from chalicelib.notifications import due
 
 InboxKind = Literal["case", "message", "notice", "booking"]
 PAGE_SIZE = 20
@@ -33,6 +35,7 @@ def new_item(
     body: str | None = None,
 ) -> dict[str, Any]:
     created = iso(at)
+    arrival = due.marker(due.inbox_name(citizen_id, item_id), at + due.BOUND) if unread else {}
     return repository.put_item_action(
         {
             "pk": f"CITIZEN#{citizen_id}",
@@ -50,6 +53,7 @@ def new_item(
             "unread": unread,
             "arrivalId": new_id() if unread else None,  # something new for the citizen: notify once
             **repository.order_keys(citizen_id, created, item_id),
+            **arrival,
         }
     )
 
@@ -71,6 +75,8 @@ def arrived_action(
     extra: dict[str, Any] = {"expiresAt": expires_at} if expires_at else {}
     if unread:
         extra["arrivalId"] = new_id()
+        extra["notifySweeps"] = 0  # the sweeper's attempts count per arrival
+        extra.update(due.marker(due.inbox_name(citizen_id, item_id), at + due.BOUND))
     return repository.touch_action(citizen_id, item_id, iso(at), unread=unread, extra=extra or None)
 
 

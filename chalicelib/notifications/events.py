@@ -1,8 +1,12 @@
-"""Notification functions (R-11, R-12); the rules are in `chalicelib/notifications/service.py`.
+"""Notification functions (R-11, R-12); the rules are in `service.py`, the batch work in `sender.py`,
+the reconciler in `sweeper.py`.
 
-`inbox_events` (main-table stream): a new arrival in an inbox → notifications created and queued by id.
-`send_notifications` (NotificationsQueue): sends each notification at most once (Powertools batch
-processing with partial failures, and Powertools idempotency keyed on the notification id).
+`inbox_events` (main-table stream): a new arrival in an inbox → one SQS message of ids
+`{"citizenId", "itemId", "arrivalId"}`; no DynamoDB request at all.
+`send_notifications` (NotificationsQueue): claims each arrival's notifications in one transaction (the
+idempotency record), sends them concurrently within the provider rate limit, stores the provider ids
+(Powertools batch processing with partial failures).
+`sweep_notifications` (every 5 minutes): re-queues arrivals and notifications past due in the due index.
 `delivery_feedback` (SES events through SNS; SMS delivery status logs through a CloudWatch Logs
 subscription): moves notifications to delivered / temporary-failure / permanent-failure.
 
@@ -11,14 +15,17 @@ Log lines carry notification and item ids and outcomes: never a phone number, an
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
+from chalicelib.core.clock import Clock, system_clock
 from chalicelib.core.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.notifications import service
 else:
     from chalicelib.core.lazy import lazy_module
@@ -26,99 +33,112 @@ else:
     service = lazy_module("chalicelib.notifications.service")
 
 bp = Blueprint(__name__)
+clock: Clock = system_clock  # tests move time on (leases, due times)
+SAFETY_S = 5.0  # stop waiting for the rate limit this long before the function would time out
 
 
 @bp.lambda_function(name="inbox_events")
 def inbox_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from chalicelib.core.clock import system_clock
+    from chalicelib.notifications import repository
 
+    records = event.get("Records", [])
+    arrivals: list[tuple[int, dict[str, str]]] = []  # (record index, message)
+    for index, record in enumerate(records):
+        found = service.arrival(record)
+        if found is not None:
+            citizen_id, item_id, arrival_id = found
+            arrivals.append((index, {"citizenId": citizen_id, "itemId": item_id, "arrivalId": arrival_id}))
+    failed = repository.enqueue([message for _, message in arrivals]) if arrivals else []
     failures = []
-    queued = 0
-    for record in event.get("Records", []):
-        try:
-            found = service.arrival(record)
-            if found is not None:
-                queued += len(service.notify_arrival(*found, clock=system_clock))
-        except Exception:
-            logger.exception(
-                "notifying an arrival failed", extra={"sequence": record.get("dynamodb", {}).get("SequenceNumber")}
-            )
-            failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
-            break  # streams are ordered: Lambda retries from the first failure
+    if failed:
+        # Streams are ordered: Lambda retries from the first failed record (those after it again too;
+        # a second message for an arrival claims nothing).
+        first = records[arrivals[failed[0]][0]]
+        logger.error("queueing arrivals failed", extra={"sequence": first["dynamodb"]["SequenceNumber"]})
+        failures.append({"itemIdentifier": first["dynamodb"]["SequenceNumber"]})
+    queued = len(arrivals) - len(failed)
     if queued:
-        metrics.add_metric(name="NotificationsQueued", unit="Count", value=queued)
+        metrics.add_metric(name="ArrivalsQueued", unit="Count", value=queued)
         metrics.flush_metrics()
     return {"batchItemFailures": failures}
 
 
-_sender: Any = None
+def _budget(context: Any) -> Callable[[], float] | None:
+    """Seconds the sender may still wait for the rate limit before the function would time out."""
+    import time
 
-
-def _idempotent_sender() -> Any:
-    """`send_once(message=...)`, idempotent per notification id (built on first use: the persistence
-    layer creates a boto3 client, which `cdk synth` importing app.py must not)."""
-    global _sender  # noqa: PLW0603 - a process-wide lazy singleton is the point
-    if _sender is None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
-
-        from chalicelib.core import dynamo
-        from chalicelib.core.clock import system_clock
-
-        config = IdempotencyConfig(
-            event_key_jmespath="notificationId",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=24 * 3600,
-        )
-        # The app's one DynamoDB client (one connection pool; the benchmark's meter sees these calls too).
-        persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=dynamo.client())
-
-        @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
-        def send_once(message: dict[str, Any]) -> dict[str, str]:
-            return {"outcome": service.send(str(message["notificationId"]), clock=system_clock)}
-
-        _sender = (send_once, config)
-    return _sender
-
-
-def reset_sender() -> None:
-    """Forget the idempotent sender (tests that switch tables)."""
-    global _sender  # noqa: PLW0603
-    _sender = None
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    deadline = time.monotonic() + remaining() / 1000 - SAFETY_S
+    return lambda: deadline - time.monotonic()
 
 
 @bp.lambda_function(name="send_notifications")
 def send_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    import json
-
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    if not event.get("Records"):
+    from chalicelib.notifications import sender
+
+    records = event.get("Records") or []
+    if not records:
         return {"batchItemFailures": []}
-    send_once, config = _idempotent_sender()
-    config.register_lambda_context(context)
-    outcomes: dict[str, int] = {}
+    try:
+        report = sender.send_batch({r["messageId"]: r["body"] for r in records}, clock=clock, budget_s=_budget(context))
+    except Exception as error:  # e.g. the batch read failed: every message comes again
+        logger.exception("sending a batch failed")
+        report = sender.Report(failures={r["messageId"]: error for r in records})
 
     def handle(record: Any) -> None:
-        message = json.loads(record.body)
-        if not isinstance(message, dict) or set(message) != {"notificationId"}:
-            raise ValueError("a notification message holds the notification id and nothing else")
-        outcome = send_once(message=message)["outcome"]
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        logger.info("notification handled", extra={"notificationId": message["notificationId"], "outcome": outcome})
+        failure = report.failures.get(record.message_id)
+        if failure is not None:
+            raise failure
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
-    if outcomes.get("sent"):
+    outcomes = report.outcomes
+    if outcomes["sent"]:
         metrics.add_metric(name="NotificationsSent", unit="Count", value=outcomes["sent"])
-    if outcomes.get("technical-failure"):
+    if outcomes["technical-failure"]:
         metrics.add_metric(name="NotificationDeliveryFailures", unit="Count", value=outcomes["technical-failure"])
-    if outcomes.get("sent") or outcomes.get("technical-failure"):
+    if outcomes["sent"] or outcomes["technical-failure"]:
         metrics.flush_metrics()
+    logger.info("notification batch", extra={"messages": len(records), **outcomes})
     return dict(result)
+
+
+def _event_time(event: dict[str, Any]) -> datetime | None:
+    """EventBridge Scheduler's planned `time` ("2026-01-01T10:05:00Z")."""
+    from datetime import datetime
+
+    raw = event.get("time")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@bp.lambda_function(name="sweep_notifications")
+def sweep_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.notifications import sweeper
+
+    now = _event_time(event) or clock()
+    counts = sweeper.sweep(now)
+    # Alarmed (infra): anything found here means the normal path lost something.
+    metrics.add_metric(name="ArrivalsReconciled", unit="Count", value=counts["arrivals"])
+    metrics.add_metric(name="NotificationsRequeued", unit="Count", value=counts["notifications"])
+    if counts["abandoned"]:
+        metrics.add_metric(name="NotificationsAbandoned", unit="Count", value=counts["abandoned"])
+    metrics.flush_metrics()
+    logger.info("notification sweep", extra=dict(counts))
+    return {
+        "arrivals": counts["arrivals"],
+        "notifications": counts["notifications"],
+        "abandoned": counts["abandoned"],
+        "unqueued": counts["unqueued"],
+    }
 
 
 def _log_events(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,9 +161,7 @@ def _log_events(event: dict[str, Any]) -> list[dict[str, Any]]:
 def delivery_feedback(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import json
 
-    from chalicelib.core.clock import system_clock
-
-    outcomes: list[tuple[str, str, str | None] | None] = []
+    outcomes: list[Any] = []
     if "awslogs" in event:
         outcomes = [service.sms_outcome(message) for message in _log_events(event)]
     else:
@@ -154,19 +172,27 @@ def delivery_feedback(event: dict[str, Any], context: Any) -> dict[str, Any]:
             except ValueError:
                 parsed = {}
             outcomes.append(service.ses_outcome(parsed) if isinstance(parsed, dict) else None)
-    handled = unknown = failed = 0
+    handled = unknown = failed = early = 0
     for outcome in outcomes:
         if outcome is None:
             unknown += 1
             continue
-        provider_message_id, status, reason = outcome
-        if service.feedback(provider_message_id, status, clock=system_clock, reason=reason):
+        try:
+            known = service.feedback(outcome, clock=clock)
+        except service.FeedbackTooEarly:
+            early += 1
+            continue
+        if known:
             handled += 1
-            failed += status != "delivered"
+            failed += outcome.status != "delivered"
         else:
             unknown += 1
     if failed:
         metrics.add_metric(name="NotificationDeliveryFailures", unit="Count", value=failed)
         metrics.flush_metrics()
-    logger.info("delivery feedback", extra={"handled": handled, "ignored": unknown})
+    logger.info("delivery feedback", extra={"handled": handled, "ignored": unknown, "early": early})
+    if early:
+        # The report overtook the write of our provider id: fail, so Lambda's asynchronous retry brings
+        # the event back (what was handled now is handled again then, to the same effect).
+        raise service.FeedbackTooEarly(f"{early} delivery reports for messages not stored yet")
     return {"handled": handled, "ignored": unknown}

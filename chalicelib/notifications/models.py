@@ -1,8 +1,10 @@
 """A notification: one message on one channel to one recipient about one inbox arrival.
 
-Statuses (notifications-api's discipline): created → sending → delivered | temporary-failure |
-permanent-failure | technical-failure; `cancelled` when there was nothing to send to (no contact
-detail any more, or the account locked/inactivated after the arrival).
+Statuses (notifications-api's discipline): sending → delivered | temporary-failure | permanent-failure |
+technical-failure; `cancelled` when a notification taken up again had nothing to send to any more (no
+contact detail, or the account locked/inactivated since). A notification is created `sending`, by the
+transaction that claims its arrival; `created` is only found on items written by earlier versions
+(send_notifications takes those up like stuck ones).
 """
 
 from __future__ import annotations

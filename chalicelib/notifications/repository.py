@@ -1,6 +1,7 @@
-"""Notification items and the provider clients.
+"""Notification items, the due index, the queue and the provider clients.
 
 NOTIFICATION#<notification id> / NOTIFICATION     gsi1 = PROVIDERMSG#<provider message id>, NOTIFICATION
+                                                  gsi4 = due marker while `sending` without a provider id
 (gsi1 is set only once the provider accepted the message: delivery feedback finds the notification by
 the SNS/SES message id.) Items hold ids and statuses only: never a phone number, an address or content.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 from chalicelib.core import dynamo
@@ -16,19 +18,28 @@ from chalicelib.core.config import settings
 
 SORT_KEY = "NOTIFICATION"
 _clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()  # boto3's default session is not safe to build clients from in parallel
 
 
 def _client(service: Any) -> Any:
     """One client per service and process, created on first use (cold start)."""
-    if service not in _clients:
-        import boto3
-        from botocore.config import Config
+    with _clients_lock:
+        if service not in _clients:
+            import boto3
+            from botocore.config import Config
 
-        # No SDK retries for the providers: a throttled send is retried through the queue.
-        _clients[service] = boto3.client(
-            service, config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=5)
-        )
-    return _clients[service]
+            # No SDK retries for the providers: a throttled send is retried through the queue. A
+            # connection per sender thread.
+            _clients[service] = boto3.client(
+                service,
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 1},
+                    connect_timeout=2,
+                    read_timeout=5,
+                    max_pool_connections=16,
+                ),
+            )
+        return _clients[service]
 
 
 def sns() -> Any:
@@ -47,48 +58,40 @@ def reset_clients() -> None:
     _clients.clear()
 
 
-def _key(notification_id: str) -> dict[str, Any]:
+def key(notification_id: str) -> dict[str, Any]:
     return dynamo.key(f"NOTIFICATION#{notification_id}", SORT_KEY)
 
 
-def create(item: dict[str, Any]) -> bool:
-    """Puts a new notification; False if it already exists (a redelivered stream record)."""
-    try:
-        dynamo.client().put_item(
-            TableName=settings().main_table,
-            Item=dynamo.to_item(
-                {"pk": f"NOTIFICATION#{item['notificationId']}", "sk": SORT_KEY, "type": "notification", **item}
-            ),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except Exception as error:
-        if dynamo.is_condition_failure(error):
-            return False
-        raise
-    return True
+def stored(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as stored: keys and type added to the notification's attributes."""
+    return {"pk": f"NOTIFICATION#{item['notificationId']}", "sk": SORT_KEY, "type": "notification", **item}
 
 
-def get(notification_id: str) -> dict[str, Any] | None:
-    response = dynamo.client().get_item(TableName=settings().main_table, Key=_key(notification_id), ConsistentRead=True)
-    return dynamo.from_item(response["Item"]) if "Item" in response else None
+def new_action(item: dict[str, Any]) -> dict[str, Any]:
+    """Transaction action: put a new notification, only if there is none at its (deterministic) key.
+    This conditional put is the notification's idempotency record."""
+    return {
+        "Put": {
+            "TableName": settings().main_table,
+            "Item": dynamo.to_item(stored(item)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
-def _update(
-    notification_id: str, values: dict[str, Any], condition: str | None = None, condition_values: Any = None
-) -> bool:
-    names = {f"#a{i}": name for i, name in enumerate(values)}
+def _conditional_update(notification_id: str, expression: str, condition: str | None, **values: Any) -> bool:
+    """An update of an existing notification if `condition` holds; False when it does not."""
     request: dict[str, Any] = {
         "TableName": settings().main_table,
-        "Key": _key(notification_id),
-        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": dynamo.values(**{f"a{i}": v for i, v in enumerate(values.values())}),
+        "Key": key(notification_id),
+        "UpdateExpression": expression,
+        "ConditionExpression": f"attribute_exists(pk) AND ({condition})" if condition else "attribute_exists(pk)",
+        "ExpressionAttributeNames": {"#st": "status"},
     }
-    base = "attribute_exists(pk)"
-    request["ConditionExpression"] = f"{base} AND ({condition})" if condition else base
-    if condition_values:
-        request["ExpressionAttributeNames"].update(condition_values.get("names", {}))
-        request["ExpressionAttributeValues"].update(dynamo.values(**condition_values.get("values", {})))
+    if values:
+        request["ExpressionAttributeValues"] = dynamo.values(**values)
+    if "#st" not in expression + (condition or ""):
+        del request["ExpressionAttributeNames"]
     try:
         dynamo.client().update_item(**request)
     except Exception as error:
@@ -98,35 +101,105 @@ def _update(
     return True
 
 
-def claim(notification_id: str, at: str) -> bool:
-    """created → sending. A `sending` notification without a provider message id (the provider call
-    failed or the function died during it) may be claimed again; one with an id never."""
-    return _update(
+def reclaim(notification_id: str, *, now: str, lease_until: str, marker: dict[str, str]) -> bool:
+    """Take a notification back up: one still `created` (queued by an earlier version), or one `sending`
+    without a provider message id whose lease has run out (its sender released it after a transient
+    provider error, or died). Never one the provider accepted, never one another sender holds."""
+    return _conditional_update(
         notification_id,
-        {"status": "sending", "updatedAt": at},
-        "#st = :created OR (#st = :sending AND attribute_not_exists(providerMessageId))",
-        {"names": {"#st": "status"}, "values": {"created": "created", "sending": "sending"}},
+        "SET #st = :sending, updatedAt = :now, leaseUntil = :lease, gsi4pk = :pk, gsi4sk = :sk",
+        "attribute_not_exists(providerMessageId) AND (#st = :created OR (#st = :sending AND "
+        "(attribute_not_exists(leaseUntil) OR leaseUntil < :now)))",
+        sending="sending",
+        created="created",
+        now=now,
+        lease=lease_until,
+        pk=marker["gsi4pk"],
+        sk=marker["gsi4sk"],
     )
 
 
-def sent(notification_id: str, provider_message_id: str, at: str) -> None:
-    _update(
+def release(notification_id: str) -> bool:
+    """The provider refused for now (throttled): give up the lease so the queue's redelivery can retry
+    at once. The due marker stays: the sweeper is the backstop."""
+    return _conditional_update(notification_id, "REMOVE leaseUntil", "attribute_not_exists(providerMessageId)")
+
+
+def reschedule(notification_id: str, seen_marker: str, marker: str) -> bool:
+    """The sweeper re-queued the notification: due again later, one attempt more."""
+    return _conditional_update(
         notification_id,
-        {
-            "providerMessageId": provider_message_id,
-            "sentAt": at,
-            "updatedAt": at,
-            "gsi1pk": f"PROVIDERMSG#{provider_message_id}",
-            "gsi1sk": SORT_KEY,
-        },
+        "SET gsi4sk = :marker, sweeps = if_not_exists(sweeps, :zero) + :one",
+        "gsi4sk = :seen AND #st = :sending AND attribute_not_exists(providerMessageId)",
+        marker=marker,
+        seen=seen_marker,
+        sending="sending",
+        zero=0,
+        one=1,
     )
+
+
+def give_up(notification_id: str, seen_marker: str, at: str, reason: str) -> bool:
+    """The sweeper stops trying: a technical failure, no marker any more."""
+    return _conditional_update(
+        notification_id,
+        "SET #st = :failed, reason = :reason, updatedAt = :at REMOVE gsi4pk, gsi4sk, leaseUntil",
+        "gsi4sk = :seen AND attribute_not_exists(providerMessageId)",
+        failed="technical-failure",
+        reason=reason,
+        at=at,
+        seen=seen_marker,
+    )
+
+
+def put_final(items: list[dict[str, Any]], *, sleep: Any = None) -> None:
+    """Whole notification items (after the provider call: provider id, sent time, no lease, no due
+    marker), one BatchWriteItem per 25. Unprocessed items are written again with backoff; raises
+    rather than leave one unwritten."""
+    import random
+    import time
+
+    pause = sleep or time.sleep
+    table = settings().main_table
+    for start in range(0, len(items), 25):
+        pending: list[Any] = [{"PutRequest": {"Item": dynamo.to_item(stored(i))}} for i in items[start : start + 25]]
+        for attempt in range(8):
+            response = dynamo.client().batch_write_item(RequestItems={table: pending})
+            pending = (response.get("UnprocessedItems") or {}).get(table, [])
+            if not pending:
+                break
+            pause(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        if pending:
+            raise RuntimeError(f"{len(pending)} notification items were not written")
 
 
 def set_status(notification_id: str, status: str, at: str, *, reason: str | None = None) -> bool:
-    values: dict[str, Any] = {"status": status, "updatedAt": at}
+    expression = "SET #st = :status, updatedAt = :at" + (", reason = :reason" if reason else "")
+    values: dict[str, Any] = {"status": status, "at": at}
     if reason:
         values["reason"] = reason
-    return _update(notification_id, values)
+    return _conditional_update(notification_id, expression, None, **values)
+
+
+def due_items(shard: int, before: str, limit: int, page_size: int = 100) -> list[dict[str, Any]]:
+    """Items whose notification due marker in `shard` is before `before` (ISO): range Queries of the
+    sparse due index, oldest first, at most `limit` of them."""
+    from chalicelib.notifications import due
+
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": settings().main_table,
+        "IndexName": "gsi4",
+        "KeyConditionExpression": "gsi4pk = :pk AND gsi4sk < :before",
+        "ExpressionAttributeValues": dynamo.values(pk=due.partition(shard), before=before),
+    }
+    while len(found) < limit:
+        response = dynamo.client().query(**request, Limit=min(page_size, limit - len(found)))
+        found.extend(dynamo.from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
 
 
 def by_provider_message(provider_message_id: str) -> dict[str, Any] | None:
@@ -141,18 +214,27 @@ def by_provider_message(provider_message_id: str) -> dict[str, Any] | None:
     return dynamo.from_item(items[0]) if items else None
 
 
-def enqueue(notification_ids: list[str]) -> None:
-    """One SQS message per notification; the body is the id and nothing else."""
+def enqueue(bodies: list[dict[str, Any]]) -> list[int]:
+    """One SQS message per body (ids only, never a detail), ten per SendMessageBatch. Returns the
+    indexes of the bodies that were not queued (a failed entry, or a failed call for its ten)."""
+    from chalicelib.core.observability import logger
+
     url = os.environ["NOTIFICATIONS_QUEUE"]
     queue_url = url if url.startswith("http") else _queue_url(url)  # locally the env var holds the name
-    for start in range(0, len(notification_ids), 10):
-        chunk = notification_ids[start : start + 10]
-        response = sqs().send_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "MessageBody": json.dumps({"notificationId": n})} for i, n in enumerate(chunk)],
-        )
-        if response.get("Failed"):
-            raise RuntimeError(f"{len(response['Failed'])} notification messages were not queued")
+    failed: list[int] = []
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start : start + 10]
+        try:
+            response = sqs().send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "MessageBody": json.dumps(body)} for i, body in enumerate(chunk)],
+            )
+        except Exception:
+            logger.exception("queueing notification messages failed", extra={"count": len(chunk)})
+            failed.extend(range(start, start + len(chunk)))
+            continue
+        failed.extend(start + int(entry["Id"]) for entry in response.get("Failed", []))
+    return sorted(failed)
 
 
 _queue_urls: dict[str, str] = {}

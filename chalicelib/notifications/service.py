@@ -1,12 +1,13 @@
 """Notifications (R-11, R-12): something arrived in the inbox → an SMS and/or e-mail without content.
 
+The rules; the batch work of the queue consumer is in `sender.py`, the reconciler in `sweeper.py`.
+
 - `arrival(record)`: which main-table stream records are a new arrival for the citizen (an inbox item
   inserted with an `arrivalId`, or modified to a new one; what the citizen wrote gets no arrival id).
-- `notify_arrival`: one notification per (recipient, channel) the citizen's settings ask for, with a
-  deterministic id, so a redelivered stream record creates nothing new; each is queued by id only.
-- `send`: the queue consumer's work for one notification. The contact detail is read at send time
-  (never stored on the notification or the message); the provider's message id is stored as soon as
-  the provider accepted the message, so a retry after a crash sees it and sends nothing again.
+- who is notified: `refusal` (the account), `guardian_may_act`, and the settings' targets; one
+  notification per (recipient, channel) with a deterministic id (`models.notification_id`).
+- `deliver`: the provider call; `provider_error` tells transient errors (retry through the queue) from
+  permanent input errors (a technical failure, recorded on the settings).
 - `feedback`: delivery reports (SES events, SMS delivery status logs) move the notification on and are
   recorded on the citizen's settings (R-12: surface failed deliveries).
 
@@ -17,16 +18,18 @@ an inactivated account (the citizen died, or was inactivated) has nobody to noti
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.observability import logger
-from chalicelib.notifications import repository, text
-from chalicelib.notifications.models import FINAL, Notification, notification_id
+from chalicelib.notifications import due, repository, text
+from chalicelib.notifications.models import Notification, notification_id
 
 if TYPE_CHECKING:
     from types import ModuleType
+
+    from chalicelib.accounts.models import Account
 
 # Provider error codes. Transient ones are retried through the queue (then the DLQ); permanent input
 # errors end the notification as a technical failure: sending again would fail the same way.
@@ -55,8 +58,24 @@ PERMANENT_SMS_RESPONSES = (
 )
 
 
+GUARDIAN = "guardian:"
+# A claimed notification belongs to its sender this long: longer than send_notifications' timeout
+# (30 s), so no second sender takes it up while the first may still be calling the provider, and
+# shorter than the queue's visibility timeout (60 s), so the redelivery after a crash may.
+LEASE = timedelta(seconds=45)
+_SENDING_ONLY = frozenset({"leaseUntil", "gsi4pk", "gsi4sk", "sweeps"})
+# Delivery feedback for a provider message id we do not know yet: within this age, the feedback may
+# have overtaken the write of the provider id (or the index is behind), so the function fails and
+# Lambda's asynchronous retries (after ~1 and ~3 minutes) bring it back; older, it is not ours.
+FEEDBACK_GRACE = timedelta(minutes=10)
+
+
 class TransientProviderError(Exception):
     """The provider asked us to come back later: the queue redelivers the message."""
+
+
+class FeedbackTooEarly(Exception):
+    """Delivery feedback for a message id not stored yet: fail, so that Lambda delivers it again."""
 
 
 def settings_port() -> ModuleType:
@@ -88,10 +107,8 @@ def arrival(record: dict[str, Any]) -> tuple[str, str, str] | None:
     return pk.removeprefix("CITIZEN#"), sk.removeprefix("INBOX#"), new_arrival
 
 
-def _account_refusal(citizen_id: str) -> str | None:
-    from chalicelib.accounts import service as accounts
-
-    account = accounts.get(citizen_id)
+def refusal(account: Account | None) -> str | None:
+    """Why the account gets no notification, or None."""
     if account is None:
         return "no-account"
     if account.locked:
@@ -101,17 +118,14 @@ def _account_refusal(citizen_id: str) -> str | None:
     return None
 
 
-def _guardian_may_act(child_id: str, recipient: str, clock: Clock) -> bool:
+def guardian_may_act(child: Account, guardian: Account | None, clock: Clock) -> bool:
     """A guardian target is notified only while the guardian may still act for the child (R-31, R-32,
     R-33): the register decides (custody, age under 13, no protected identity), and the guardian's own
     account must be open."""
-    from chalicelib.accounts import service as accounts
     from chalicelib.guardians.service import proxy_eligible
     from chalicelib.population.port import population_register
 
-    guardian_id = recipient.removeprefix("guardian:")
-    child, guardian = accounts.get(child_id), accounts.get(guardian_id)
-    if child is None or guardian is None or guardian.locked or not guardian.active:
+    if guardian is None or guardian.locked or not guardian.active:
         return False
     register = population_register()
     child_person, guardian_person = register.find(child.personnummer), register.find(guardian.personnummer)
@@ -120,50 +134,51 @@ def _guardian_may_act(child_id: str, recipient: str, clock: Clock) -> bool:
     return proxy_eligible(guardian_person, child_person, clock)
 
 
-def notify_arrival(citizen_id: str, item_id: str, arrival_id: str, *, clock: Clock) -> list[str]:
-    """Creates and queues the arrival's notifications; returns the ids queued."""
-    refusal = _account_refusal(citizen_id)
-    if refusal:
-        logger.info("no notification", extra={"reason": refusal, "itemId": item_id})
-        return []
-    now = clock()
-    queued = []
-    for recipient, channel in settings_port().notification_targets(citizen_id):
-        if recipient != "self" and not _guardian_may_act(citizen_id, recipient, clock):
-            logger.info("no notification", extra={"reason": "guardian-may-not-act", "itemId": item_id})
-            continue
-        nid = notification_id(item_id, arrival_id, recipient, channel)
-        created = repository.create(
-            {
-                "notificationId": nid,
-                "citizenId": citizen_id,
-                "recipient": recipient,
-                "channel": channel,
-                "status": "created",
-                "itemId": item_id,
-                "arrivalId": arrival_id,
-                "createdAt": iso(now),
-                "updatedAt": iso(now),
-                "expiresAt": epoch_seconds(now) + NOTIFICATION_TTL_S,
-            }
-        )
-        if not created:
-            existing = repository.get(nid)
-            if existing is None or existing["status"] != "created":
-                continue  # already on its way or done: a redelivered record sends nothing new
-            # Created but perhaps never queued (the queue call failed last time): queue it again;
-            # the sender is idempotent per notification.
-        queued.append(nid)
-    if queued:
-        repository.enqueue(queued)
-    logger.info("notifications queued", extra={"itemId": item_id, "count": len(queued)})
-    return queued
+def guardian_id(recipient: str) -> str | None:
+    return recipient.removeprefix(GUARDIAN) if recipient.startswith(GUARDIAN) else None
 
 
-# ---------------------------------------------------------------- sending (queue)
+def new_notification(
+    citizen_id: str, item_id: str, arrival_id: str, target: tuple[str, str], *, now: datetime
+) -> dict[str, Any]:
+    """A notification claimed for sending: `sending`, leased to its sender, due for the sweeper."""
+    recipient, channel = target
+    nid = notification_id(item_id, arrival_id, recipient, channel)
+    return {
+        "notificationId": nid,
+        "citizenId": citizen_id,
+        "recipient": recipient,
+        "channel": channel,
+        "status": "sending",
+        "itemId": item_id,
+        "arrivalId": arrival_id,
+        "createdAt": iso(now),
+        "updatedAt": iso(now),
+        "expiresAt": epoch_seconds(now) + NOTIFICATION_TTL_S,
+        "leaseUntil": iso(now + LEASE),
+        **due.marker(nid, now + due.BOUND),
+    }
 
 
-def _deliver(channel: str, contact: str) -> str:
+def final(item: dict[str, Any], status: str, now: datetime, **values: Any) -> dict[str, Any]:
+    """The whole item once its sender is done with it: no lease, no due marker."""
+    kept = {k: v for k, v in item.items() if k not in _SENDING_ONLY}
+    return {**kept, "status": status, "updatedAt": iso(now), **{k: v for k, v in values.items() if v is not None}}
+
+
+def sent_values(provider_message_id: str, now: datetime) -> dict[str, str]:
+    return {
+        "providerMessageId": provider_message_id,
+        "sentAt": iso(now),
+        "gsi1pk": f"PROVIDERMSG#{provider_message_id}",
+        "gsi1sk": repository.SORT_KEY,
+    }
+
+
+# ---------------------------------------------------------------- the provider call
+
+
+def deliver(channel: str, contact: str) -> str:
     """Hands the message to the provider; returns the provider's message id."""
     import os
 
@@ -190,55 +205,30 @@ def _deliver(channel: str, contact: str) -> str:
     return str(repository.ses().send_email(**request)["MessageId"])
 
 
-def _record(notification: Notification, status: str, at: datetime) -> None:
-    settings_port().record_delivery(
-        notification.citizen_id,
-        notification.recipient,
-        notification.channel,
-        status=status,
-        at=at,
-        notification_id=notification.notification_id,
-    )
-
-
-def send(nid: str, *, clock: Clock) -> str:
-    """Sends one notification at most once; returns what happened (ids and outcomes only)."""
+def provider_error(error: Exception) -> tuple[str, str] | None:
+    """("transient" | "permanent", code) for a provider error we know how to handle, else None."""
     from botocore.exceptions import ClientError
 
-    raw = repository.get(nid)
-    if raw is None:
-        return "unknown"
-    notification = Notification.from_item(raw)
-    if notification.status in FINAL or notification.provider_message_id:
-        return f"already-{notification.status}"
-    now = clock()
-    at = iso(now)
-    refusal = _account_refusal(notification.citizen_id)
-    contact = (
-        None
-        if refusal
-        else settings_port().contact_for(notification.citizen_id, notification.recipient, notification.channel)
+    if not isinstance(error, ClientError):
+        return None
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    if code in TRANSIENT_ERRORS:
+        return "transient", code
+    if code in PERMANENT_ERRORS:
+        return "permanent", code
+    return None
+
+
+def record(item: dict[str, Any], status: str, at: datetime) -> None:
+    """The delivery outcome on the citizen's settings (R-12)."""
+    settings_port().record_delivery(
+        item["citizenId"],
+        item["recipient"],
+        item["channel"],
+        status=status,
+        at=at,
+        notification_id=item["notificationId"],
     )
-    if refusal or not contact:
-        repository.set_status(nid, "cancelled", at, reason=refusal or "no-contact")
-        return "cancelled"
-    if not repository.claim(nid, at):
-        return "claimed"
-    try:
-        message_id = _deliver(notification.channel, contact)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in TRANSIENT_ERRORS:
-            logger.warning("provider asked to retry", extra={"notificationId": nid, "code": code})
-            raise TransientProviderError(code) from None
-        if code in PERMANENT_ERRORS:
-            logger.warning("provider refused", extra={"notificationId": nid, "code": code})
-            repository.set_status(nid, "technical-failure", at, reason=code)
-            _record(notification, "technical-failure", now)
-            return "technical-failure"
-        raise
-    repository.sent(nid, message_id, at)  # first thing after the provider accepted it
-    return "sent"
 
 
 # ---------------------------------------------------------------- delivery feedback
@@ -246,49 +236,79 @@ def send(nid: str, *, clock: Clock) -> str:
 _RANK = {"sending": 0, "delivered": 1, "temporary-failure": 2, "permanent-failure": 3}
 
 
-def feedback(provider_message_id: str, status: str, *, clock: Clock, reason: str | None = None) -> bool:
-    """Moves the notification the provider's message id belongs to; False if it is not ours."""
-    raw = repository.by_provider_message(provider_message_id)
+class Outcome(NamedTuple):
+    """What a delivery report says: the provider's message id, our status, why, and when the provider
+    took the message (None if the report does not say)."""
+
+    provider_message_id: str
+    status: str
+    reason: str | None
+    sent_at: datetime | None = None
+
+
+def feedback(outcome: Outcome, *, clock: Clock) -> bool:
+    """Moves the notification the provider's message id belongs to; False if it is not ours. Raises
+    FeedbackTooEarly for a recent message id not (yet) known: the report overtook our write."""
+    raw = repository.by_provider_message(outcome.provider_message_id)
+    now = clock()
     if raw is None:
+        if outcome.sent_at is not None and now - outcome.sent_at < FEEDBACK_GRACE:
+            raise FeedbackTooEarly(outcome.provider_message_id)
         return False
     notification = Notification.from_item(raw)
-    if _RANK.get(notification.status, 0) > _RANK[status]:
+    if _RANK.get(notification.status, 0) > _RANK[outcome.status]:
         return True  # e.g. a late "delivered" after a permanent bounce: the bounce stands
-    now = clock()
-    repository.set_status(notification.notification_id, status, iso(now), reason=reason)
-    _record(notification, status, now)
-    logger.info("delivery reported", extra={"notificationId": notification.notification_id, "status": status})
+    repository.set_status(notification.notification_id, outcome.status, iso(now), reason=outcome.reason)
+    record(raw, outcome.status, now)
+    logger.info("delivery reported", extra={"notificationId": notification.notification_id, "status": outcome.status})
     return True
 
 
-def ses_outcome(event: dict[str, Any]) -> tuple[str, str, str | None] | None:
-    """(provider message id, status, reason) from an SES event (configuration set event destination or
-    identity notification, both delivered through SNS)."""
+def _instant(raw: Any) -> datetime | None:
+    """A report's timestamp (SES: ISO 8601 with Z; SMS logs: "YYYY-MM-DD HH:MM:SS.mmm", UTC)."""
+    from datetime import UTC
+
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def ses_outcome(event: dict[str, Any]) -> Outcome | None:
+    """The outcome in an SES event (configuration set event destination or identity notification, both
+    delivered through SNS)."""
     kind = event.get("eventType") or event.get("notificationType")
-    message_id = event.get("mail", {}).get("messageId")
+    mail = event.get("mail", {})
+    message_id = mail.get("messageId")
     if not message_id:
         return None
+    sent_at = _instant(mail.get("timestamp"))
     if kind == "Delivery":
-        return message_id, "delivered", None
+        return Outcome(message_id, "delivered", None, sent_at)
     if kind == "Bounce":
         bounce_type = event.get("bounce", {}).get("bounceType")
         status = "permanent-failure" if bounce_type == "Permanent" else "temporary-failure"
-        return message_id, status, f"bounce-{str(bounce_type).lower()}"
+        return Outcome(message_id, status, f"bounce-{str(bounce_type).lower()}", sent_at)
     if kind == "Complaint":
-        return message_id, "permanent-failure", "complaint"
+        return Outcome(message_id, "permanent-failure", "complaint", sent_at)
     if kind in {"Reject", "Rendering Failure"}:
-        return message_id, "permanent-failure", kind.lower().replace(" ", "-")
+        return Outcome(message_id, "permanent-failure", kind.lower().replace(" ", "-"), sent_at)
     return None
 
 
-def sms_outcome(log_message: dict[str, Any]) -> tuple[str, str, str | None] | None:
-    """(provider message id, status, reason) from an SNS SMS delivery status log line."""
-    message_id = log_message.get("notification", {}).get("messageId")
+def sms_outcome(log_message: dict[str, Any]) -> Outcome | None:
+    """The outcome in an SNS SMS delivery status log line."""
+    notification = log_message.get("notification", {})
+    message_id = notification.get("messageId")
     status = log_message.get("status")
     if not message_id or status not in {"SUCCESS", "FAILURE"}:
         return None
+    sent_at = _instant(notification.get("timestamp"))
     if status == "SUCCESS":
-        return message_id, "delivered", None
+        return Outcome(message_id, "delivered", None, sent_at)
     response = str(log_message.get("delivery", {}).get("providerResponse", "")).lower()
     permanent = any(marker in response for marker in PERMANENT_SMS_RESPONSES)
-    return message_id, "permanent-failure" if permanent else "temporary-failure", "sms-failure"
+    return Outcome(message_id, "permanent-failure" if permanent else "temporary-failure", "sms-failure", sent_at)

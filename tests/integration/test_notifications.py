@@ -1,6 +1,7 @@
-"""Notifications (R-11, R-12): inbox_events → NotificationsQueue → send_notifications → moto SNS/SES, and
-delivery_feedback. Real stream records from DynamoDB Local, real SQS/SNS/SES in moto; the citizen's
-notification settings come from a small fake of chalicelib/settings' contract."""
+"""Notifications (R-11, R-12): inbox_events → NotificationsQueue → send_notifications → moto SNS/SES,
+sweep_notifications (the outbox's reconciler) and delivery_feedback. Real stream records from DynamoDB
+Local, real SQS/SNS/SES in moto; the citizen's notification targets and contacts come from a small fake
+of chalicelib/settings' contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import base64
 import gzip
 import json
 import os
-from datetime import datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -35,10 +38,10 @@ class FakeSettings:
         self.targets: list[tuple[str, str]] = [("self", "sms"), ("self", "email")]
         self.deliveries: list[dict[str, Any]] = []
 
-    def notification_targets(self, citizen_id: str) -> list[tuple[str, str]]:
+    def targets_in(self, settings: Any) -> list[tuple[str, str]]:
         return list(self.targets)
 
-    def contact_for(self, citizen_id: str, recipient: str, channel: str) -> str | None:
+    def contact_in(self, settings: Any, recipient: str, channel: str) -> str | None:
         return MOBILE if channel == "sms" else EMAIL
 
     def record_delivery(
@@ -65,12 +68,13 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> FakeSettings:
     (moto's /moto-api/data.json, which the dev CLI's `outbox` reads, fails once another test has deleted
     a bucket that held objects, so these tests record the calls that reach moto instead; the e2e test
     reads `outbox`.)"""
-    from chalicelib.notifications import events, repository, service
+    from chalicelib.notifications import rate, repository, service
 
     fake = FakeSettings()
     monkeypatch.setattr(service, "settings_port", lambda: fake)
+    monkeypatch.setenv(rate.ENV, "1000")  # moto has no quota; the rate limit has its own test
+    rate.reset()
     repository.reset_clients()
-    events.reset_sender()
     SENT.clear()
     sns, ses = repository.sns(), repository.ses()
     real_publish, real_send_email = sns.publish, ses.send_email
@@ -130,9 +134,15 @@ class Stream:
         return {"batchItemFailures": []}
 
     def drain(self) -> list[dict[str, Any]]:
+        """Everything written so far: polls until the stream has been quiet for a while (DynamoDB
+        Local may show a record a little after the write that made it, more so on a busy machine)."""
         quiet = 0
-        while quiet < 3:
-            quiet = quiet + 1 if self.poller.poll() == 0 else 0
+        while quiet < 5:
+            if self.poller.poll() == 0:
+                quiet += 1
+                time.sleep(0.02)
+            else:
+                quiet = 0
         records, self.records = self.records, []
         return records
 
@@ -206,8 +216,8 @@ def test_a_staff_answer_notifies_once_by_sms_and_email_without_content(api, sett
     _, records = staff_answer(api, citizen, stream)
     assert inbox_events(records) == {"batchItemFailures": []}
     messages = queued(queue_url)
-    assert len(messages) == 2
-    assert all(set(json.loads(m["body"])) == {"notificationId"} for m in messages)  # ids only
+    assert len(messages) == 1  # one message per arrival
+    assert set(json.loads(messages[0]["body"])) == {"citizenId", "itemId", "arrivalId"}  # ids only
     assert send(messages) == {"batchItemFailures": []}
 
     sent = outbox()[before:]
@@ -241,18 +251,18 @@ def test_a_crash_after_sending_before_the_ack_sends_nothing_twice(api, settings,
     messages = queued(queue_url)
     assert len(messages) == 1
 
-    # Crash right after the provider id is stored (the idempotency record is then released too).
-    real_sent = service.repository.sent
+    # Crash right after the provider id is stored, before the message is acknowledged.
+    real_put_final = service.repository.put_final
 
     def crash(*args: Any, **kwargs: Any) -> None:
-        real_sent(*args, **kwargs)
+        real_put_final(*args, **kwargs)
         raise RuntimeError("the function died")
 
-    monkeypatch.setattr(service.repository, "sent", crash)
+    monkeypatch.setattr(service.repository, "put_final", crash)
     assert send(messages) == {"batchItemFailures": [{"itemIdentifier": messages[0]["messageId"]}]}
-    monkeypatch.setattr(service.repository, "sent", real_sent)
+    monkeypatch.setattr(service.repository, "put_final", real_put_final)
     assert send(messages) == {"batchItemFailures": []}  # the redelivery sees the provider id and stops
-    assert send(messages) == {"batchItemFailures": []}  # and once more (idempotency's stored result)
+    assert send(messages) == {"batchItemFailures": []}  # and once more
     sms = [m for m in outbox()[before:] if m["channel"] == "sms"]
     assert len(sms) == 1
 
@@ -387,8 +397,11 @@ def test_locked_account_gets_no_notification(api, settings, queue_url):
     from chalicelib.notifications import service
 
     assert any(service.arrival(r) for r in records)  # something did arrive
+    before = len(outbox())
     assert inbox_events(records) == {"batchItemFailures": []}
-    assert queued(queue_url) == []
+    assert send(queued(queue_url)) == {"batchItemFailures": []}
+    assert outbox()[before:] == []  # nothing sent
+    assert due_markers() == []  # and nothing left for the sweeper: the arrival is done
 
 
 def test_what_the_citizen_writes_notifies_nobody(api, settings, queue_url):
@@ -412,6 +425,312 @@ def test_a_failing_record_is_reported_and_the_rest_of_the_batch_waits(api, setti
     stream = Stream()
     _, records = staff_answer(api, citizen, stream)
     arrivals = [r for r in records if service.arrival(r)]
-    monkeypatch.setattr(service, "notify_arrival", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("down")))
+
+    class DownQueue:
+        def send_message_batch(self, **kwargs: Any) -> Any:
+            raise RuntimeError("down")
+
+    monkeypatch.setattr(service.repository, "sqs", DownQueue)
+    monkeypatch.setitem(os.environ, "NOTIFICATIONS_QUEUE", "http://queue.invalid/notifications")
     result = inbox_events(arrivals)
     assert result == {"batchItemFailures": [{"itemIdentifier": arrivals[0]["dynamodb"]["SequenceNumber"]}]}
+
+
+# ---------------------------------------------------------------- the outbox, the sweeper, the rate limit
+
+
+def due_markers() -> list[dict[str, Any]]:
+    """Everything in the notification due index, whenever due (read by key, every shard)."""
+    from chalicelib.core.clock import iso
+    from chalicelib.notifications import due, repository
+
+    far = iso(datetime.now(UTC) + timedelta(days=1))
+    return [item for shard in range(due.SHARDS) for item in repository.due_items(shard, far, 1000)]
+
+
+def sweep(at: datetime) -> dict[str, Any]:
+    """One scheduled run of the sweeper, as EventBridge Scheduler invokes it at `at`."""
+    from chalicelib.notifications.events import sweep_notifications
+
+    return sweep_notifications(pump.schedule_event("sweep_notifications", at), pump.FakeContext("sweep_notifications"))
+
+
+class Calls:
+    """The DynamoDB API calls the app's client makes meanwhile (a botocore event hook, as `make bench`)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.names.append(model.name)
+
+    def __enter__(self) -> Calls:
+        from chalicelib.core import dynamo
+
+        self.client = dynamo.client()
+        self.client.meta.events.register("before-call.dynamodb", self._count)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.client.meta.events.unregister("before-call.dynamodb", self._count)
+
+
+def arrive(citizen_id: str, number: int) -> dict[str, str]:
+    """A message from care lands in the citizen's inbox (one transaction, as the API writes it); returns
+    its arrival's queue message."""
+    from chalicelib.core import dynamo
+    from chalicelib.inbox import service as inbox
+
+    action = inbox.new_message_action(
+        citizen_id, subject=f"Meddelande {number}", body="Hej", sender="Vårdcentralen", at=datetime.now(UTC)
+    )
+    dynamo.transact_write([action])
+    item = dynamo.from_item(action["Put"]["Item"])
+    return {"citizenId": citizen_id, "itemId": item["id"], "arrivalId": item["arrivalId"]}
+
+
+def sqs_record(body: dict[str, str], number: int) -> dict[str, Any]:
+    return {
+        "messageId": f"message-{number}",
+        "receiptHandle": f"receipt-{number}",
+        "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:notifications",
+        "awsRegion": "eu-north-1",
+    }
+
+
+def sms_sent(before: int) -> list[dict[str, Any]]:
+    return [m for m in outbox()[before:] if m["channel"] == "sms"]
+
+
+def test_one_arrival_with_one_sms_costs_at_most_three_dynamodb_requests(api, settings, queue_url):
+    settings.targets = [("self", "sms")]
+    citizen = api.token_for(pnr("Sara"))
+    stream = Stream()
+    before = len(outbox())
+    _, records = staff_answer(api, citizen, stream)
+    with Calls() as calls:
+        assert inbox_events(records) == {"batchItemFailures": []}
+        assert send(queued(queue_url)) == {"batchItemFailures": []}
+    assert len(calls.names) <= 3, calls.names  # idempotency included: the claim transaction is the record
+    assert len(sms_sent(before)) == 1
+    assert due_markers() == []
+
+
+def test_an_arrival_whose_message_was_lost_is_found_by_the_sweeper_and_notified_once(api, settings, queue_url):
+    settings.targets = [("self", "sms")]
+    citizen = api.token_for(pnr("Sara"))
+    stream = Stream()
+    before = len(outbox())
+    staff_answer(api, citizen, stream)  # inbox_events never sees it: the record (or its message) is lost
+    now = datetime.now(UTC)
+    assert sweep(now)["arrivals"] == 0  # not due yet: the normal path has its bound
+    assert queued(queue_url) == []
+    assert sweep(now + timedelta(minutes=3))["arrivals"] == 1
+    messages = queued(queue_url)
+    assert len(messages) == 1
+    assert send(messages) == {"batchItemFailures": []}
+    assert send(messages) == {"batchItemFailures": []}  # redelivered: nothing more
+    for minutes in (3, 8, 60):  # later runs find nothing
+        found = sweep(now + timedelta(minutes=minutes))
+        assert (found["arrivals"], found["notifications"]) == (0, 0)
+    assert queued(queue_url) == []
+    sms = sms_sent(before)
+    assert len(sms) == 1 and sms[0]["body"] == SMS_TEXT
+    assert due_markers() == []
+
+
+def test_a_notification_stuck_in_sending_is_taken_up_by_the_sweeper_and_sent_once(
+    api, settings, queue_url, monkeypatch
+):
+    from chalicelib.notifications import events, service
+
+    settings.targets = [("self", "sms")]
+    citizen = api.token_for(pnr("Sara"))
+    stream = Stream()
+    before = len(outbox())
+    _, records = staff_answer(api, citizen, stream)
+    inbox_events(records)
+    messages = queued(queue_url)
+    real_deliver = service.deliver
+
+    def dies(channel: str, contact: str) -> str:
+        raise RuntimeError("the function died during the provider call")
+
+    monkeypatch.setattr(service, "deliver", dies)
+    assert send(messages) == {"batchItemFailures": [{"itemIdentifier": messages[0]["messageId"]}]}
+    monkeypatch.setattr(service, "deliver", real_deliver)
+    # At once, the notification is still leased: its sender may be inside the provider call.
+    assert send(messages) == {"batchItemFailures": []}
+    assert sms_sent(before) == []
+
+    # The message is gone (dead-letter queue, or lost); the notification is due for the sweeper.
+    now = datetime.now(UTC)
+    with Calls() as calls:
+        found = sweep(now + timedelta(minutes=3))
+    assert (found["arrivals"], found["notifications"]) == (0, 1)
+    assert "Query" in calls.names and "Scan" not in calls.names  # by key
+    with Calls() as calls:
+        again = sweep(now + timedelta(minutes=3))
+    assert (again["arrivals"], again["notifications"]) == (0, 0)  # a second run re-queues nothing
+    assert "Scan" not in calls.names
+    requeued = queued(queue_url)
+    assert [set(json.loads(m["body"])) for m in requeued] == [{"notificationId"}]
+
+    monkeypatch.setattr(events, "clock", lambda: now + timedelta(minutes=3))  # the lease has run out
+    assert send(requeued) == {"batchItemFailures": []}
+    assert send(requeued) == {"batchItemFailures": []}  # redelivered: sent already
+    assert (sweep(now + timedelta(minutes=30))["notifications"], queued(queue_url)) == (0, [])
+    sms = sms_sent(before)
+    assert len(sms) == 1 and sms[0]["body"] == SMS_TEXT
+    assert notification(sms[0]["id"])["sentAt"]
+    assert due_markers() == []
+
+
+def test_a_notification_the_sweeper_cannot_get_sent_ends_as_a_technical_failure(api, settings, queue_url, monkeypatch):
+    from chalicelib.notifications import service, sweeper
+
+    settings.targets = [("self", "sms")]
+    citizen = api.token_for(pnr("Sara"))
+    stream = Stream()
+    _, records = staff_answer(api, citizen, stream)
+    inbox_events(records)
+    monkeypatch.setattr(service, "deliver", lambda channel, contact: (_ for _ in ()).throw(RuntimeError("died")))
+    send(queued(queue_url))
+    now = datetime.now(UTC)
+    requeued = []
+    for run in range(sweeper.MAX_SWEEPS + 2):  # its messages keep getting lost
+        requeued.append(sweep(now + timedelta(minutes=3 + run * 11))["notifications"])
+        queued(queue_url)
+    assert requeued == [1] * sweeper.MAX_SWEEPS + [0, 0]
+    assert [d["status"] for d in settings.deliveries] == ["technical-failure"]  # R-12
+    assert due_markers() == []
+
+
+class FakeTime:
+    """The rate limiter's clock: waiting moves it on, no wall time passes."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.t
+
+    def wait_until(self, instant: float) -> None:
+        with self.lock:
+            self.t = max(self.t, instant)
+
+
+def test_concurrent_sends_keep_to_the_configured_rate(api, settings, monkeypatch):
+    from chalicelib.notifications import rate, repository
+
+    settings.targets = [("self", "sms")]
+    citizen_id = api.token_for(pnr("Sara")).split(".")[0]
+    monkeypatch.setenv(rate.ENV, "5")
+    rate.reset()
+    assert rate.limiter().rate == 5  # configuration
+    clock = FakeTime()
+    bucket = rate.TokenBucket(rate.configured_rate(), now=clock.now, wait_until=clock.wait_until)
+    monkeypatch.setattr(rate, "limiter", lambda: bucket)
+    sns = repository.sns()
+    publish = sns.publish  # the fixture's recorder
+    calls: list[tuple[float, int]] = []
+
+    def timed(**kwargs: Any) -> Any:
+        calls.append((clock.now(), threading.get_ident()))
+        return publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", timed)
+    records = [sqs_record(arrive(citizen_id, n), n) for n in range(10)]
+    assert send(records) == {"batchItemFailures": []}
+    assert len(calls) == 10
+    assert len({thread for _, thread in calls}) > 1  # concurrently
+    for index, at in enumerate(sorted(at for at, _ in calls)):
+        assert at >= (index + 1 - bucket.burst) / 5 - 1e-9  # a burst of 5, then 5 a second
+    assert max(at for at, _ in calls) >= 1.0 - 1e-9
+
+
+def test_feedback_that_overtakes_the_stored_provider_id_is_retried_not_lost(api, settings, queue_url, monkeypatch):
+    from chalicelib.core.clock import iso
+    from chalicelib.notifications import repository
+    from chalicelib.notifications.events import delivery_feedback
+
+    settings.targets = [("self", "email")]
+    citizen = api.token_for(pnr("Sara"))
+    stream = Stream()
+    before = len(outbox())
+    _, records = staff_answer(api, citizen, stream)
+    inbox_events(records)
+    real_put_final = repository.put_final
+    held: list[Any] = []
+    monkeypatch.setattr(repository, "put_final", held.append)  # the outcome is not stored yet
+    assert send(queued(queue_url)) == {"batchItemFailures": []}
+    (email,) = outbox()[before:]
+    event = {"eventType": "Delivery", "mail": {"messageId": email["id"], "timestamp": iso(datetime.now(UTC))}}
+    sns_event = {"Records": [{"Sns": {"Message": json.dumps(event)}}]}
+    with pytest.raises(Exception, match="not stored yet"):
+        delivery_feedback(sns_event, None)  # fails: Lambda's asynchronous retry brings it back
+    real_put_final(held[0])
+    assert delivery_feedback(sns_event, None) == {"handled": 1, "ignored": 0}
+    assert notification(email["id"])["status"] == "delivered"
+
+
+def test_guardians_are_notified_only_while_they_may_act(api, settings, queue_url):
+    anna = api.token_for(pnr("Anna"))
+    anna_id = anna.split(".")[0]
+    children = api.call("GET", "/me", token=anna)[1]["actingFor"]
+    elsa = next(c["citizenId"] for c in children if c["name"] == "Elsa Andersson")
+    settings.targets = [(f"guardian:{anna_id}", "sms")]
+    stream = Stream()
+    case_id = start_case(api, anna, cid=elsa)[1]["caseId"]
+    stream.drain()
+
+    def answer() -> list[dict[str, Any]]:
+        status, _, _ = api.call(
+            "POST", f"/staff/cases/{case_id}/messages", {"kind": "answer", "body": "Svar"}, token=staff_token(HANDLER)
+        )
+        assert status == 201
+        return stream.drain()
+
+    before = len(outbox())
+    inbox_events(answer())
+    assert send(queued(queue_url)) == {"batchItemFailures": []}
+    assert len(sms_sent(before)) == 1  # the guardian may act for Elsa: notified
+
+    assert lock(pnr("Anna"), requested_by="citizen")["ok"]
+    before = len(outbox())
+    inbox_events(answer())
+    assert send(queued(queue_url)) == {"batchItemFailures": []}
+    assert sms_sent(before) == []  # a locked guardian may not act: nothing
+    assert due_markers() == []
+
+
+def test_an_arrival_a_concurrent_consumer_claimed_is_dropped_from_the_batch_and_the_rest_is_sent(
+    api, settings, monkeypatch
+):
+    from chalicelib.core import dynamo
+
+    settings.targets = [("self", "sms")]
+    citizen_id = api.token_for(pnr("Sara")).split(".")[0]
+    records = [sqs_record(arrive(citizen_id, n), n) for n in range(3)]
+    before = len(outbox())
+    real_transact = dynamo.transact_write
+    raced: list[bool] = []
+
+    def racing(actions: Any, token: str | None = None) -> None:
+        if not raced:  # between this batch's read and its transaction, another consumer takes the first
+            raced.append(True)
+            assert send(records[:1]) == {"batchItemFailures": []}
+        real_transact(actions, token)
+
+    monkeypatch.setattr(dynamo, "transact_write", racing)
+    assert send(records) == {"batchItemFailures": []}
+    assert raced
+    assert len(sms_sent(before)) == 3  # each arrival exactly once
+    assert due_markers() == []
