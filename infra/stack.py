@@ -269,6 +269,8 @@ class FunctionSpec:
     """Everything one Chalice function may do; anything not listed is denied."""
 
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Table.logical_id -> actions
+    # Table.logical_id -> the only indexes its Query may read (a table not named here: every index).
+    query_indexes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # env var names of the secrets it may read
     send_to: tuple[str, ...] = ()  # Queue.logical_ids it may send messages to
     objects: tuple[ObjectGrant, ...] = ()  # S3 object actions, per bucket and key prefix
@@ -339,7 +341,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         stream_from=MAIN_TABLE.logical_id,
     ),
     # R-20: counts overdue cases per clinic (reads the index of clinics and the due index only).
-    "count_overdue": FunctionSpec(tables={MAIN_TABLE.logical_id: ("dynamodb:Query",)}),
+    "count_overdue": FunctionSpec(
+        tables={MAIN_TABLE.logical_id: ("dynamodb:Query",)},
+        query_indexes={MAIN_TABLE.logical_id: ("gsi2", "gsi3")},  # clinics, due index
+    ),
     # R-11: a new inbox arrival → its ids on the queue. No table access: the stream record says it all.
     "inbox_events": FunctionSpec(
         send_to=(NOTIFICATIONS_QUEUE.logical_id,),
@@ -369,6 +374,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         tables={
             MAIN_TABLE.logical_id: ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")
         },
+        query_indexes={MAIN_TABLE.logical_id: ("gsi4",)},  # the sweep-due index only
         send_to=(NOTIFICATIONS_QUEUE.logical_id,),
         timeout_s=60,
     ),
@@ -378,6 +384,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         tables={
             MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
         },
+        query_indexes={MAIN_TABLE.logical_id: ("gsi1",)},  # by provider message id
         delivery_feedback=True,
     ),
     "admin_lock_account": _ADMIN,
@@ -729,11 +736,15 @@ class DataResources(Construct):
             },
         )
 
-    def table_statement(self, table_id: str, actions: Sequence[str]) -> iam.PolicyStatement:
+    def table_statement(
+        self, table_id: str, actions: Sequence[str], indexes: Sequence[str] | None = None
+    ) -> iam.PolicyStatement:
+        """`actions` on the table; Query also on its indexes: the named ones, or all when None."""
         table = self.tables[table_id]
         resources = [table.table_arn]
         if "dynamodb:Query" in actions:  # only Query reads an index
-            resources.append(f"{table.table_arn}/index/*")
+            names = ["*"] if indexes is None else list(indexes)
+            resources += [f"{table.table_arn}/index/{name}" for name in names]
         return iam.PolicyStatement(actions=list(actions), resources=resources)
 
 
@@ -1191,7 +1202,9 @@ class EServicesStack(cdk.Stack):
             # Active tracing; these X-Ray actions have no resource-level scope.
             iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
-        statements += [data.table_statement(t, actions) for t, actions in spec.tables.items()]
+        statements += [
+            data.table_statement(t, actions, spec.query_indexes.get(t)) for t, actions in spec.tables.items()
+        ]
         statements += [
             iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue"],

@@ -1193,3 +1193,20 @@ def test_rate_limited_logins_get_a_429_problem_with_retry_after(template_dict: d
         assert problem["type"] == "/problems/rate-limited" and problem["detail"]
         assert problem["retryAfter"] == int(headers["Retry-After"])
     assert WAF_AUTH_START_RATE_LIMIT < WAF_AUTH_RATE_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("name", "indexes"),
+    [("sweep_notifications", {"gsi4"}), ("delivery_feedback", {"gsi1"}), ("count_overdue", {"gsi2", "gsi3"})],
+)
+def test_jobs_query_only_the_indexes_they_use(template_dict: dict[str, Any], name: str, indexes: set[str]) -> None:
+    """Least privilege down to the index: a job that reads one sparse index cannot read the others."""
+    granted = set()
+    for statement in _role_statements(template_dict, name):
+        if "dynamodb:Query" not in as_list(statement["Action"]):
+            continue
+        for resource in as_list(statement["Resource"]):
+            text = render(resource)
+            if "/index/" in text:
+                granted.add(text.rsplit("/index/", 1)[1])
+    assert granted == indexes
