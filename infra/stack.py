@@ -55,7 +55,6 @@ from infra.definitions import (
     ATTACHMENTS_BUCKET,
     AUDIT_TABLE,
     BUCKETS,
-    IDEMPOTENCY_TABLE,
     MAIN_TABLE,
     NOTIFICATIONS_QUEUE,
     OBJECT_CREATED_CONSUMERS,
@@ -247,6 +246,8 @@ ADMIN_MAIN_ACCESS = (
     "dynamodb:UpdateItem",
     "dynamodb:ConditionCheckItem",
 )
+# What a Powertools idempotency consumer needs on the IdempotencyTable (the booking consumer, issue 9);
+# no function uses the table today.
 IDEMPOTENCY_ACCESS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -300,8 +301,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "api_handler": FunctionSpec(
         tables={
             MAIN_TABLE.logical_id: ITEM_READ + ITEM_WRITE,
+            # Idempotency-Key guards live in the main table (core/idempotency), not Powertools' table.
             AUDIT_TABLE.logical_id: ("dynamodb:PutItem", "dynamodb:Query"),
-            IDEMPOTENCY_TABLE.logical_id: IDEMPOTENCY_ACCESS,
         },
         secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR),
         objects=(

@@ -444,7 +444,7 @@ def _allowed_dynamodb(template_dict: dict[str, Any], name: str) -> dict[str, set
 
 
 def test_api_handler_table_permissions_are_exact(template_dict: dict[str, Any]) -> None:
-    main, audit, idem = (table_id(template_dict, t) for t in ("MainTable", "AuditTable", "IdempotencyTable"))
+    main, audit = (table_id(template_dict, t) for t in ("MainTable", "AuditTable"))
     assert _allowed_dynamodb(template_dict, "api_handler") == {
         main: {
             "dynamodb:GetItem",
@@ -457,7 +457,6 @@ def test_api_handler_table_permissions_are_exact(template_dict: dict[str, Any]) 
             "dynamodb:BatchWriteItem",
         },
         audit: {"dynamodb:PutItem", "dynamodb:Query"},
-        idem: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
     }
 
 
