@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 11.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: deps run test lint unit integration e2e infra-test bench openapi clean
+.PHONY: deps run test lint unit integration e2e infra-test bench load faults openapi clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ test: deps lint
 
 bench: deps
 	$(PY) -m bench
+
+# Long, bounded runs on loopback (not part of `make test`): 50 clients for 60 s; kill -9 during answers.
+load: deps
+	timeout 900 $(PY) -m local.load
+
+faults: deps
+	timeout 900 $(PY) -m local.faults
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi > docs/openapi.json

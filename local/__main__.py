@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 import urllib.request
 from typing import Any
 
@@ -27,23 +26,9 @@ def _env() -> dict[str, str]:
 
 
 def staff_token(args: argparse.Namespace) -> None:
-    import jwt
+    from local.clients import staff_token as token
 
-    from local.bootstrap import ensure_staff_key
-
-    now = int(time.time())
-    claims = {
-        "iss": "local-staff-idp",
-        "aud": "e-services",
-        "sub": args.hsa_id,
-        "hsaId": args.hsa_id,
-        "name": args.name or args.hsa_id,
-        "roles": [{"clinic": clinic, "role": args.role} for clinic in args.clinic],
-        "iat": now,
-        "exp": now + args.ttl,
-    }
-    key = ensure_staff_key().read_bytes()
-    print(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "local-1"}))
+    print(token(args.hsa_id, args.clinic, args.role, name=args.name, ttl_s=args.ttl))
 
 
 def invoke_function(args: argparse.Namespace) -> None:

@@ -186,11 +186,15 @@ def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class SimulatorServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops a burst of simultaneous logins
+    daemon_threads = True
+
+
 def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, Simulator]:
     """Starts the simulator in a daemon thread; port 0 picks a free one (server.server_address)."""
     simulator = Simulator()
-    server = ThreadingHTTPServer((host, port), make_handler(simulator))
-    server.daemon_threads = True
+    server = SimulatorServer((host, port), make_handler(simulator))
     threading.Thread(target=server.serve_forever, name="bankid-simulator", daemon=True).start()
     return server, simulator
 
@@ -201,7 +205,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     args = parser.parse_args()
     simulator = Simulator()
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(simulator))
+    server = SimulatorServer((args.host, args.port), make_handler(simulator))
     print(f"BankID simulator on http://{args.host}:{args.port}/rp/v6.0/", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -1,10 +1,14 @@
-"""The local event pump: what Lambda's event sources do in AWS, for `chalice local`.
+"""The local event pump: what Lambda's event sources do in AWS, for the local API server.
 
-It feeds the main table's stream records, SQS batches, S3 ObjectCreated notifications and daily
-schedules (at their Europe/Stockholm times) to the functions wired in `infra/definitions.py`, in
-Lambda's event shapes, and honours partial batch failures: a failed stream record is retried from its
-sequence number, a failed SQS message stays on the queue until its visibility timeout (then the DLQ
-after maxReceiveCount), a failed S3 invocation is retried twice, as Lambda does for async invocations.
+It feeds the main table's stream records, SQS batches, S3 ObjectCreated notifications and schedules
+(daily at their Europe/Stockholm times, or every few minutes) to the functions wired in
+`infra/definitions.py`, in Lambda's event shapes, and honours partial batch failures: a failed stream
+record is retried from its sequence number, a failed SQS message stays on the queue until its
+visibility timeout (then the DLQ after maxReceiveCount), a failed S3 invocation is retried twice, as
+Lambda does for async invocations. Each consumer polls in its own thread, as event source mappings
+are independent: a slow function does not hold the others up, and a backlog drains at its function's
+pace. Positions are kept in `PUMP_STATE_DIR` (stream checkpoints, delivered objects, schedule runs),
+so a restarted pump resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,22 +16,30 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 import boto3
+from botocore.exceptions import ClientError
 
 from infra import definitions
+from local.state import read_json, write_json
+from local.threadsafe import prepare_app_for_threads
 
 Function = Callable[[dict[str, Any], Any], Any]
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "eu-north-1")
+_REOPEN = frozenset({"ExpiredIteratorException", "TrimmedDataAccessException"})  # iterators die after 15 min
+_REOPEN = frozenset({"ExpiredIteratorException", "TrimmedDataAccessException"})  # iterators die after 15 min
+DISCOVER_EVERY_S = 5.0  # new shards come from rollovers (every four hours in DynamoDB Local)
 
 
 @dataclass
@@ -58,57 +70,167 @@ def _failed_ids(result: Any) -> list[str]:
     return []
 
 
-class StreamPoller:
-    """Reads a DynamoDB Local stream shard by shard from the latest position when it starts."""
+def log(event: str, **fields: Any) -> None:
+    """One JSON line on the pump's log (ids, counts and error types only: never personal data)."""
+    print(json.dumps({"pump": event, **fields}), flush=True)
 
-    def __init__(self, table_name: str, consumer: definitions.StreamConsumer, functions: dict[str, Function]) -> None:
+
+class StreamPoller:
+    """Reads a table's stream as Lambda's event source mapping does, and keeps its position.
+
+    Each shard's last processed sequence number is checkpointed (`checkpoint_path`, one JSON file per
+    consumer) once the function returned success for the batch; on start the poller resumes right after
+    it (AFTER_SEQUENCE_NUMBER). Shards without a checkpoint start at `starting_position`: the pump uses
+    TRIM_HORIZON, as the event source mappings in infra do; LATEST suits a collector that only wants
+    what comes next (tests). A child shard is read once its parent is read to its end (DynamoDB Local
+    rolls its shards every four hours). A checkpoint that no longer matches (the table was recreated, the
+    shard trimmed after 24 hours) falls back to TRIM_HORIZON and says so in the log.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        consumer: definitions.StreamConsumer,
+        functions: dict[str, Function],
+        *,
+        starting_position: str = "LATEST",
+        checkpoint_path: Path | None = None,
+    ) -> None:
         self.consumer = consumer
         self.functions = functions
+        self.starting_position = starting_position
+        self.checkpoint_path = checkpoint_path
         self.dynamodb: Any = boto3.client("dynamodb", region_name=REGION)
         self.streams: Any = boto3.client("dynamodbstreams", region_name=REGION)
         self.stream_arn = self.dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self.iterators: dict[str, str | None] = {}
-        self._discover(initial=True)
+        saved = read_json(checkpoint_path)
+        self.positions: dict[str, str] = {}  # shard id → last sequence number processed
+        if saved.get("streamArn") == self.stream_arn:
+            self.positions = dict(saved.get("shards", {}))
+        elif saved:
+            log("checkpoint-reset", function=consumer.function, reason="stream-changed", start="TRIM_HORIZON")
+            self.starting_position = "TRIM_HORIZON"  # a new stream: everything in it is new
+        self.parents: dict[str, str | None] = {}
+        self.iterators: dict[str, str | None] = {}  # None: closed and read to its end
+        self._discovered_at = 0.0
+        self._discover()
+        self._initial_shards = set(self.parents)  # these take the starting position; later ones TRIM_HORIZON
+        for shard_id in self._initial_shards:  # positioned now: LATEST means from this moment
+            self.iterators[shard_id] = self._open(shard_id)
+        if self.positions:
+            log("resumed", function=consumer.function, shards=len(self.positions))
 
-    def _discover(self, initial: bool = False) -> None:
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+    def _describe(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": self.stream_arn}
+        while True:
+            description = self.streams.describe_stream(**request)["StreamDescription"]
+            shards.extend(description["Shards"])
+            if not description.get("LastEvaluatedShardId"):
+                return shards
+            request["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
+
+    def _discover(self) -> None:
+        if time.monotonic() - self._discovered_at < DISCOVER_EVERY_S:
+            return
+        self._discovered_at = time.monotonic()
+        shards = self._describe()
         for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id in self.iterators:
-                continue
-            kind = "LATEST" if initial else "TRIM_HORIZON"
-            self.iterators[shard_id] = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=kind
-            )["ShardIterator"]
+            self.parents.setdefault(shard["ShardId"], shard.get("ParentShardId"))
+        gone = set(self.positions) - set(self.parents)
+        if gone:  # trimmed (24 hours) or from a stream that was recreated under the same name
+            log("checkpoint-dropped", function=self.consumer.function, shards=len(gone))
+            for shard_id in gone:
+                del self.positions[shard_id]
+            self._save()
+
+    def _save(self) -> None:
+        write_json(self.checkpoint_path, {"streamArn": self.stream_arn, "shards": self.positions})
+
+    def _open(self, shard_id: str) -> str:
+        """A fresh iterator: right after the checkpoint, or at the starting position."""
+        if shard_id in self.positions:
+            try:
+                return str(
+                    self.streams.get_shard_iterator(
+                        StreamArn=self.stream_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                        SequenceNumber=self.positions[shard_id],
+                    )["ShardIterator"]
+                )
+            except ClientError as error:  # trimmed or unknown: take what the shard still holds
+                log(
+                    "checkpoint-unusable",
+                    function=self.consumer.function,
+                    error=error.response.get("Error", {}).get("Code"),
+                    start="TRIM_HORIZON",
+                )
+                del self.positions[shard_id]
+                kind = "TRIM_HORIZON"
+        else:
+            # A shard born while we run (a rollover) is read from its start, whatever the start position.
+            kind = self.starting_position if shard_id in self._initial_shards else "TRIM_HORIZON"
+        return str(
+            self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=kind)[
+                "ShardIterator"
+            ]
+        )
+
+    def _ready(self, shard_id: str) -> bool:
+        """Not finished, and its parent (if we know it) is read to its end: order across a rollover."""
+        if shard_id in self.iterators and self.iterators[shard_id] is None:
+            return False
+        parent = self.parents.get(shard_id)
+        return parent is None or parent not in self.parents or self.iterators.get(parent, "") is None
 
     def poll(self) -> int:
         handled = 0
         self._discover()
-        for shard_id, iterator in list(self.iterators.items()):
-            if iterator is None:
+        for shard_id in list(self.parents):
+            if not self._ready(shard_id):
                 continue
-            response = self.streams.get_records(ShardIterator=iterator, Limit=self.consumer.batch_size)
+            iterator = self.iterators.get(shard_id) or self._open(shard_id)
+            try:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=self.consumer.batch_size)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in _REOPEN:
+                    self.iterators.pop(shard_id, None)  # reopen from the checkpoint next time
+                    continue
+                raise
             records = response.get("Records", [])
             next_iterator = response.get("NextShardIterator")
             if records:
-                for record in records:
-                    record["eventSourceARN"] = self.stream_arn
-                    for key in ("ApproximateCreationDateTime",):
-                        value = record["dynamodb"].get(key)
-                        if isinstance(value, datetime):
-                            record["dynamodb"][key] = int(value.timestamp())
-                failed = _failed_ids(invoke(self.functions, self.consumer.function, {"Records": records}))
-                if failed:
-                    # Lambda retries from the first failed record; so do we.
-                    next_iterator = self.streams.get_shard_iterator(
-                        StreamArn=self.stream_arn,
-                        ShardId=shard_id,
-                        ShardIteratorType="AT_SEQUENCE_NUMBER",
-                        SequenceNumber=failed[0],
-                    )["ShardIterator"]
+                next_iterator = self._deliver(shard_id, records, next_iterator)
                 handled += len(records)
             self.iterators[shard_id] = next_iterator
         return handled
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]], next_iterator: str | None) -> str | None:
+        for record in records:
+            record["eventSourceARN"] = self.stream_arn
+            value = record["dynamodb"].get("ApproximateCreationDateTime")
+            if isinstance(value, datetime):
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(value.timestamp())
+        failed = _failed_ids(invoke(self.functions, self.consumer.function, {"Records": records}))
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+        done = sequences
+        if failed:  # the records before the first failure were processed
+            done = sequences[: sequences.index(failed[0])] if failed[0] in sequences else []
+        if done:
+            self.positions[shard_id] = done[-1]
+            self._save()  # only after the function returned success for these records
+        if failed:
+            # Lambda retries from the first failed record; so do we.
+            return str(
+                self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=failed[0],
+                )["ShardIterator"]
+            )
+        return next_iterator
 
 
 class QueuePoller:
@@ -202,22 +324,36 @@ def s3_object_created_event(
 class BucketPoller:
     """Lists a bucket for objects under the consumer's prefix and invokes the function once per new
     object (key and ETag: an object written again under the same key is new), like S3's ObjectCreated
-    notification. Objects present when the poller starts count as delivered (notifications are not
-    replayed either). A raising function is invoked again on the next polls, three attempts in all."""
+    notification. What was delivered is kept in `state_path`, so objects written while the pump was
+    down are delivered when it is back; without a record (the first start), objects already there count
+    as delivered (notifications are not replayed either). A raising function is invoked again on the next
+    polls, three attempts in all."""
 
     MAX_ATTEMPTS = 3  # Lambda: the first invocation and two retries of an asynchronous event
 
     def __init__(
-        self, bucket_name: str, consumer: definitions.ObjectCreatedConsumer, functions: dict[str, Function]
+        self,
+        bucket_name: str,
+        consumer: definitions.ObjectCreatedConsumer,
+        functions: dict[str, Function],
+        state_path: Path | None = None,
     ) -> None:
         self.bucket = bucket_name
         self.consumer = consumer
         self.functions = functions
+        self.state_path = state_path
         self.s3: Any = boto3.client("s3", region_name=REGION)
-        self.delivered: set[tuple[str, str]] = set()
         self.attempts: dict[tuple[str, str], int] = {}
         self._sequence = itertools.count(1)
-        self.delivered = {(o["Key"], o["ETag"]) for o in self._list()}
+        saved = read_json(state_path)
+        if saved.get("bucket") == bucket_name:
+            self.delivered = {(key, etag) for key, etag in saved.get("delivered", [])}
+        else:
+            self.delivered = {(o["Key"], o["ETag"]) for o in self._list()}
+            self._save()
+
+    def _save(self) -> None:
+        write_json(self.state_path, {"bucket": self.bucket, "delivered": sorted(self.delivered)})
 
     def _list(self) -> list[dict[str, Any]]:
         paginator = self.s3.get_paginator("list_objects_v2")
@@ -229,6 +365,7 @@ class BucketPoller:
     def poll(self) -> int:
         objects = self._list()
         listed = {(o["Key"], o["ETag"]) for o in objects}
+        before = set(self.delivered)
         self.delivered &= listed  # forget what is gone, so memory stays bounded by the bucket
         handled = 0
         for obj in sorted(objects, key=lambda o: (o["LastModified"], o["Key"])):
@@ -252,12 +389,12 @@ class BucketPoller:
                 if attempts < self.MAX_ATTEMPTS:
                     self.attempts[identity] = attempts
                     continue
-                print(
-                    json.dumps({"pump": "dropped", "function": self.consumer.function, "attempts": attempts}),
-                    flush=True,
-                )
+                log("dropped", function=self.consumer.function, attempts=attempts)
             self.attempts.pop(identity, None)
             self.delivered.add(identity)
+            self._save()  # after each object: a pump killed mid-poll does not deliver it again
+        if self.delivered != before:
+            self._save()
         return handled
 
 
@@ -277,71 +414,180 @@ def schedule_event(schedule_name: str, at: datetime) -> dict[str, Any]:
 
 
 class Scheduler:
-    def __init__(self, schedules: tuple[definitions.Schedule, ...], functions: dict[str, Function]) -> None:
+    """Runs the schedules in `infra/definitions.py`: daily ones at their Stockholm time, `every_minutes`
+    ones once per slot (the slot's start is the event's `time`). What ran last is kept in `state_path`,
+    so a restarted pump neither runs a slot twice nor skips the catch-up: a schedule whose last slot
+    (or day, once its time has passed) was missed while the pump was down runs once at start."""
+
+    def __init__(
+        self,
+        schedules: tuple[definitions.Schedule, ...],
+        functions: dict[str, Function],
+        state_path: Path | None = None,
+    ) -> None:
         self.schedules = schedules
         self.functions = functions
-        self.last_run: dict[str, str] = {}
+        self.state_path = state_path
+        self.last_run: dict[str, str] = {k: str(v) for k, v in read_json(state_path).items()}
+
+    def adopt_new_schedules(self, now: datetime | None = None) -> None:
+        """Schedules without a record: a daily one whose time has passed today counts as run today (it ran
+        "before" the pump existed); an `every_minutes` one runs at the first tick."""
+        today = (now or datetime.now(UTC)).astimezone(STOCKHOLM).date().isoformat()
+        for schedule in self.schedules:
+            if not schedule.every_minutes and schedule.function not in self.last_run:
+                self.last_run[schedule.function] = today
+        write_json(self.state_path, self.last_run)
+
+    def _due(self, schedule: definitions.Schedule, now: datetime) -> tuple[str, datetime] | None:
+        """(the run's mark, the event's time) if the schedule has a run due that has not been made."""
+        if schedule.every_minutes:
+            slot = now.replace(second=0, microsecond=0)
+            minutes = slot.hour * 60 + slot.minute
+            slot = slot.replace(hour=0, minute=0) + timedelta(minutes=minutes - minutes % schedule.every_minutes)
+            return (slot.isoformat(), slot) if self.last_run.get(schedule.function) != slot.isoformat() else None
+        local = now.astimezone(STOCKHOLM)
+        due = local.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
+        today = local.date().isoformat()
+        return (today, due) if local >= due and self.last_run.get(schedule.function) != today else None
 
     def tick(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)
-        local = now.astimezone(STOCKHOLM)
         ran = 0
         for schedule in self.schedules:
-            if schedule.every_minutes:
-                slot = now.replace(second=0, microsecond=0)
-                slot = slot.replace(minute=slot.minute - slot.minute % schedule.every_minutes)
-                if self.last_run.get(schedule.function) != slot.isoformat():
-                    self.last_run[schedule.function] = slot.isoformat()
-                    invoke(self.functions, schedule.function, schedule_event(schedule.function, slot))
-                    ran += 1
+            due = self._due(schedule, now)
+            if due is None:
                 continue
-            due = local.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
-            today = local.date().isoformat()
-            if local >= due and self.last_run.get(schedule.function) != today:
-                self.last_run[schedule.function] = today
-                invoke(self.functions, schedule.function, schedule_event(schedule.function, due))
-                ran += 1
+            mark, at = due
+            # Marked before the run: a run that fails is not repeated every tick (Lambda's own retries
+            # of an asynchronous invocation are not modelled here); the error is logged.
+            self.last_run[schedule.function] = mark
+            write_json(self.state_path, self.last_run)
+            try:
+                invoke(self.functions, schedule.function, schedule_event(schedule.function, at))
+            except Exception as error:
+                log("error", consumer="Scheduler", function=schedule.function, error=type(error).__name__)
+            ran += 1
         return ran
+
+
+def state_dir() -> Path | None:
+    """Where the pump keeps its positions (`PUMP_STATE_DIR`, set by local/services.py); none: in memory."""
+    configured = os.environ.get("PUMP_STATE_DIR")
+    return Path(configured) if configured else None
 
 
 def main() -> None:
     functions = app_functions()
+    directory = state_dir()
     pollers: list[StreamPoller | QueuePoller | BucketPoller] = []
     for stream_consumer in definitions.STREAM_CONSUMERS:
-        pollers.append(StreamPoller(os.environ[stream_consumer.table.env_var], stream_consumer, functions))
+        pollers.append(
+            StreamPoller(
+                os.environ[stream_consumer.table.env_var],
+                stream_consumer,
+                functions,
+                starting_position="TRIM_HORIZON",
+                checkpoint_path=directory / f"stream-{stream_consumer.function}.json" if directory else None,
+            )
+        )
     for queue_consumer in definitions.QUEUE_CONSUMERS:
         pollers.append(QueuePoller(os.environ[queue_consumer.queue.env_var], queue_consumer, functions))
     for bucket_consumer in definitions.OBJECT_CREATED_CONSUMERS:
-        pollers.append(BucketPoller(os.environ[bucket_consumer.bucket.env_var], bucket_consumer, functions))
-    scheduler = Scheduler(definitions.SCHEDULES, functions)
-    # A schedule whose time has already passed today ran "before" the pump started: don't fire it now.
-    today = datetime.now(STOCKHOLM).date().isoformat()
-    scheduler.last_run = {s.function: today for s in definitions.SCHEDULES if not s.every_minutes}
-    print(
-        json.dumps(
-            {
-                "pump": "started",
-                "streams": len(definitions.STREAM_CONSUMERS),
-                "queues": len(definitions.QUEUE_CONSUMERS),
-                "buckets": len(definitions.OBJECT_CREATED_CONSUMERS),
-                "schedules": len(definitions.SCHEDULES),
-            }
-        ),
-        flush=True,
+        pollers.append(
+            BucketPoller(
+                os.environ[bucket_consumer.bucket.env_var],
+                bucket_consumer,
+                functions,
+                directory / f"bucket-{bucket_consumer.function}.json" if directory else None,
+            )
+        )
+    scheduler = Scheduler(definitions.SCHEDULES, functions, directory / "schedules.json" if directory else None)
+    scheduler.adopt_new_schedules()
+    log(
+        "started",
+        streams=len(definitions.STREAM_CONSUMERS),
+        queues=len(definitions.QUEUE_CONSUMERS),
+        buckets=len(definitions.OBJECT_CREATED_CONSUMERS),
+        schedules=len(definitions.SCHEDULES),
+        checkpoints=str(directory) if directory else None,
     )
+    prepare_app_for_threads()
+    stats = Stats()
+    for poller in pollers:  # each on its own, as Lambda's event source mappings are independent
+        # A queue's mapping runs up to MaximumConcurrency invocations at once; a stream shard one.
+        for n in range(concurrency(poller)):
+            name = f"{poller_name(poller)}#{n}"
+            threading.Thread(target=keep_polling, args=(poller, stats), name=name, daemon=True).start()
     while True:
-        busy = 0
-        for poller in pollers:
-            try:
-                busy += poller.poll()
-            except Exception as error:  # a failing consumer must not stop the others; Lambda would retry
-                print(
-                    json.dumps({"pump": "error", "consumer": type(poller).__name__, "error": type(error).__name__}),
-                    flush=True,
-                )
-        busy += scheduler.tick()
-        if not busy:
-            time.sleep(0.2)
+        try:
+            scheduler.tick()
+        except Exception as error:
+            log("error", consumer="Scheduler", error=type(error).__name__)
+        stats.report()
+        time.sleep(1)
+
+
+POLL_INTERVAL_S = 0.25  # Lambda polls a stream shard four times a second
+
+
+def keep_polling(poller: StreamPoller | QueuePoller | BucketPoller, stats: Stats) -> None:
+    """Polls again at once after a full batch (a backlog drains at the function's pace), else after
+    POLL_INTERVAL_S. A failing consumer does not stop: Lambda would retry it, and the others go on."""
+    name = poller_name(poller)
+    full = getattr(poller.consumer, "batch_size", None) or 1
+    while True:
+        started = time.monotonic()
+        handled = 0
+        try:
+            handled = poller.poll()
+        except Exception as error:
+            log("error", consumer=name, error=type(error).__name__)
+            time.sleep(1)
+        stats.add(name, handled, time.monotonic() - started)
+        if handled < full:
+            time.sleep(POLL_INTERVAL_S)
+
+
+def concurrency(poller: StreamPoller | QueuePoller | BucketPoller) -> int:
+    if isinstance(poller, QueuePoller):
+        return poller.consumer.max_concurrency or 1
+    return 1
+
+
+def poller_name(poller: StreamPoller | QueuePoller | BucketPoller) -> str:
+    return f"{type(poller).__name__.removesuffix('Poller').lower()}:{poller.consumer.function}"
+
+
+@dataclass
+class Stats:
+    """Per consumer: records handled and seconds spent, logged every `every_s` while there is work."""
+
+    every_s: float = 30.0
+    handled: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    since: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, handled: int, seconds: float) -> None:
+        with self.lock:
+            self.handled[name] = self.handled.get(name, 0) + handled
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def report(self) -> None:
+        if time.monotonic() - self.since < self.every_s:
+            return
+        with self.lock:
+            handled, seconds = self.handled, self.seconds
+            elapsed = time.monotonic() - self.since
+            self.handled, self.seconds, self.since = {}, {}, time.monotonic()
+        if any(handled.values()):
+            log(
+                "stats",
+                seconds=round(elapsed, 1),
+                handled=handled,
+                busy_s={k: round(v, 1) for k, v in seconds.items()},
+            )
 
 
 if __name__ == "__main__":

@@ -1,45 +1,32 @@
-"""`make run`: the whole backend on loopback. Ctrl-C stops everything it started."""
+"""`make run`: the whole backend on loopback, supervised (local/supervisor.py): a process that dies is
+started again; Ctrl-C or SIGTERM stops everything it started, once, whatever else arrives meanwhile.
+
+Ports: API_PORT, BANKID_PORT, DYNAMODB_PORT, MOTO_PORT. LOCAL_RUN_DIR (default `.local`) holds
+DynamoDB Local's data (`dynamodb/`), the logs (`logs/`), the pump's checkpoints (`pump/`) and the
+PIDs while it runs (`run.json`).
+"""
 
 from __future__ import annotations
 
-import signal
+import os
 import sys
-import time
+from pathlib import Path
 
-from local.services import LOCAL_DIR, Stack, ports_from_env, start_all
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the stack the same way as Ctrl-C
+from local.services import LOCAL_DIR, Stack, ports_from_env
+from local.supervisor import Supervisor
 
 
 def main() -> None:
-    ports = ports_from_env()
-    stack = Stack(ports=ports, data_dir=LOCAL_DIR / "dynamodb", log_dir=LOCAL_DIR / "logs")
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        start_all(stack)
-        print(
-            "\nLocal stack is up:\n"
-            f"  API                http://127.0.0.1:{ports.api}   (GET /openapi.json)\n"
-            f"  BankID simulator   http://127.0.0.1:{ports.bankid}/rp/v6.0/\n"
-            f"  DynamoDB Local     http://127.0.0.1:{ports.dynamodb}   (data in .local/dynamodb)\n"
-            f"  moto server        http://127.0.0.1:{ports.moto}   (SQS, SNS, SES, S3, EventBridge)\n"
-            "  event pump         running (logs in .local/logs/pump.log)\n"
-            "Logs: .local/logs/*.log   Dev CLI: .venv/bin/python -m local --help   Stop: Ctrl-C\n",
-            flush=True,
-        )
-        while True:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; stopping", file=sys.stderr)
-                    raise KeyboardInterrupt
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
-        print("stopped", flush=True)
+    run_dir = Path(os.environ.get("LOCAL_RUN_DIR") or LOCAL_DIR).resolve()
+    stack = Stack(
+        ports=ports_from_env(),
+        data_dir=run_dir / "dynamodb",
+        log_dir=run_dir / "logs",
+        state_dir=run_dir / "pump",
+    )
+    supervisor = Supervisor(stack, run_file=run_dir / "run.json")
+    supervisor.install_signal_handlers()
+    sys.exit(supervisor.run())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Start and stop the local stack's processes: DynamoDB Local, the moto server, the BankID simulator,
-`chalice local` and the event pump. Used by `make run` (local/run.py) and by the test fixtures, on
-loopback only, each stopped by its own PID.
+the API (local/api_server.py, Chalice's local server) and the event pump. Used by `make run`
+(local/run.py, which also restarts what dies), by `make load`/`make faults` and by the test fixtures,
+on loopback only, each stopped by its own PID.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,6 +27,12 @@ LOCAL_DIR = ROOT / ".local"
 NPM_PREFIX = LOCAL_DIR / "npm"
 HOST = "127.0.0.1"
 REGION = "eu-north-1"
+# Stacks that log many people in at once (tests, load, faults) lift the login-start rate limits.
+UNLIMITED_LOGIN_STARTS = {"AUTH_START_LIMIT_PER_ADDRESS": "100000", "AUTH_START_LIMIT_PER_PERSON": "100000"}
+
+
+class StartCancelled(Exception):
+    """Stopping was asked for while the stack was still starting."""
 
 
 @dataclass
@@ -50,14 +58,26 @@ class Stack:
     ports: Ports
     data_dir: Path | None  # None: DynamoDB Local in memory (tests)
     log_dir: Path
+    # The pump's checkpoints and schedule bookkeeping; default: beside the logs (wiped when in memory).
+    state_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. UNLIMITED_LOGIN_STARTS
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.state_dir is None:
+            self.state_dir = self.log_dir / "pump-state"
 
     def environment(self) -> dict[str, str]:
-        return stack_environment(self.ports)
+        return {**stack_environment(self.ports), **self.extra_env, "PUMP_STATE_DIR": str(self.state_dir)}
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
 
     def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            stop_process(self.processes.pop(name))
+        """Stops every process, the pump first; all are signalled at once, then waited for."""
+        processes = [self.processes.pop(name) for name in reversed(list(self.processes))]
+        stop_processes(processes)
 
 
 def stack_environment(ports: Ports) -> dict[str, str]:
@@ -78,6 +98,8 @@ def stack_environment(ports: Ports) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "e-services",
         "POWERTOOLS_METRICS_NAMESPACE": "EServices",
         "POWERTOOLS_DEV": "false",
+        # moto has no SMS/e-mail quota: the provider rate limit (per process; 4/s in AWS) out of the way.
+        "NOTIFICATION_SEND_RATE_PER_S": "1000",
         "API_URL": f"http://{HOST}:{ports.api}",
         "BANKID_SIMULATOR_URL": f"http://{HOST}:{ports.bankid}",
         "STAFF_JWT_KEY_PATH": str(LOCAL_DIR / "staff-jwt-key.pem"),
@@ -119,9 +141,17 @@ def port_open(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
-def wait_for(check: object, what: str, timeout_s: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    check: object,
+    what: str,
+    timeout_s: float = 60.0,
+    process: subprocess.Popen[bytes] | None = None,
+    cancelled: threading.Event | None = None,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if cancelled is not None and cancelled.is_set():
+            raise StartCancelled(what)
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}; see its log under .local/logs")
         try:
@@ -158,19 +188,47 @@ def spawn(
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout_s)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout_s)
+    stop_processes([process], timeout_s)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 10) -> None:
+    """SIGTERM to each process group, then wait; SIGKILL what is still there after `timeout_s`."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout_s)
+
+
+def interrupt_once_on_signals() -> None:
+    """SIGTERM (and SIGINT) raise KeyboardInterrupt once, so `finally` blocks stop what was started;
+    any further signal is ignored, so nothing cuts that cleanup short (for tools that start a stack)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    """A leftover process on the port would answer in place of the one we start: refuse instead."""
+    if port_open(port):
+        raise RuntimeError(f"port {port} for {what} is already in use (a process left from an earlier run?)")
 
 
 def start_dynamodb(stack: Stack) -> None:
     home = dynamodb_local_dir()
+    ensure_port_free(stack.ports.dynamodb, "DynamoDB Local")
     args = [
         java(),
         f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
@@ -187,35 +245,53 @@ def start_dynamodb(stack: Stack) -> None:
         args += ["-dbPath", str(stack.data_dir)]
     process = spawn("dynamodb", args, stack.log_dir, cwd=home)
     stack.processes["dynamodb"] = process
-    wait_for(lambda: port_open(stack.ports.dynamodb), "DynamoDB Local", process=process)
+    wait_for(lambda: port_open(stack.ports.dynamodb), "DynamoDB Local", process=process, cancelled=stack.stop_requested)
 
 
 def start_moto(stack: Stack) -> None:
+    ensure_port_free(stack.ports.moto, "the moto server")
     process = spawn(
         "moto", [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(stack.ports.moto)], stack.log_dir
     )
     stack.processes["moto"] = process
-    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.moto}/moto-api/"), "moto server", process=process)
+    wait_for(
+        lambda: http_ok(f"http://{HOST}:{stack.ports.moto}/moto-api/"),
+        "moto server",
+        process=process,
+        cancelled=stack.stop_requested,
+    )
 
 
 def start_bankid(stack: Stack) -> None:
+    ensure_port_free(stack.ports.bankid, "the BankID simulator")
     process = spawn(
         "bankid", [sys.executable, "-m", "local.bankid_simulator", "--port", str(stack.ports.bankid)], stack.log_dir
     )
     stack.processes["bankid"] = process
-    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.bankid}/sim/health"), "BankID simulator", process=process)
+    wait_for(
+        lambda: http_ok(f"http://{HOST}:{stack.ports.bankid}/sim/health"),
+        "BankID simulator",
+        process=process,
+        cancelled=stack.stop_requested,
+    )
 
 
 def start_api(stack: Stack) -> None:
-    chalice = str(Path(sys.executable).with_name("chalice"))
+    """The app behind Chalice's local server (local/api_server.py), stage "local", no reloader."""
+    ensure_port_free(stack.ports.api, "the API")
     process = spawn(
         "api",
-        [chalice, "local", "--no-autoreload", "--host", HOST, "--port", str(stack.ports.api), "--stage", "local"],
+        [sys.executable, "-m", "local.api_server", "--host", HOST, "--port", str(stack.ports.api), "--stage", "local"],
         stack.log_dir,
         env=stack.environment(),
     )
     stack.processes["api"] = process
-    wait_for(lambda: http_ok(f"http://{HOST}:{stack.ports.api}/openapi.json"), "chalice local", process=process)
+    wait_for(
+        lambda: http_ok(f"http://{HOST}:{stack.ports.api}/openapi.json"),
+        "the API",
+        process=process,
+        cancelled=stack.stop_requested,
+    )
 
 
 def start_pump(stack: Stack) -> None:
@@ -223,25 +299,34 @@ def start_pump(stack: Stack) -> None:
     stack.processes["pump"] = process
     time.sleep(0.5)
     if process.poll() is not None:
-        raise RuntimeError("the event pump exited at start; see .local/logs/pump.log")
+        raise RuntimeError("the event pump exited at start; see pump.log")
 
 
-def start_backing_services(stack: Stack) -> None:
-    """DynamoDB Local, moto and the BankID simulator, then tables, queues and buckets, then seed data."""
+def bootstrap_resources(stack: Stack, seed: bool = True) -> None:
+    """Tables, queues and buckets (idempotent: again after DynamoDB Local or moto restarted), then the
+    seed data, through the app's own writers pointed at this stack."""
     from local import bootstrap
 
-    start_dynamodb(stack)
-    start_moto(stack)
-    start_bankid(stack)
     env = stack.environment()
     os.environ.update(env)
     from chalicelib.core import dynamo
     from chalicelib.core.config import settings
 
-    settings.cache_clear()  # the app's own writers seed the data: point them at this stack
+    settings.cache_clear()
     dynamo.reset_client()
     bootstrap.create_resources(env)
-    bootstrap.seed(env)
+    if seed:
+        bootstrap.seed(env)
+
+
+def start_backing_services(stack: Stack) -> None:
+    """DynamoDB Local, moto and the BankID simulator, then tables, queues and buckets, then seed data."""
+    if stack.data_dir is None and stack.state_dir is not None:
+        shutil.rmtree(stack.state_dir, ignore_errors=True)  # positions in a database that no longer exists
+    start_dynamodb(stack)
+    start_moto(stack)
+    start_bankid(stack)
+    bootstrap_resources(stack)
 
 
 def start_all(stack: Stack) -> None:
@@ -252,3 +337,13 @@ def start_all(stack: Stack) -> None:
     except BaseException:
         stack.stop()
         raise
+
+
+# What `make run`'s supervisor restarts, by process name (local/supervisor.py).
+STARTERS = {
+    "dynamodb": start_dynamodb,
+    "moto": start_moto,
+    "bankid": start_bankid,
+    "api": start_api,
+    "pump": start_pump,
+}
