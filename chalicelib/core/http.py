@@ -45,6 +45,20 @@ _CHALICE_CODES = {
 }
 
 
+# Swedish titles and details for Chalice's own answers (its messages are English and name internals).
+_CHALICE_TITLES = {
+    "method-not-allowed": "Metoden stöds inte",
+    "unsupported-media-type": "Innehållstypen stöds inte",
+    "not-found": "Finns inte",
+    "internal-error": "Tekniskt fel",
+}
+_CHALICE_DETAILS = {
+    "method-not-allowed": "Adressen finns men tar inte emot den här metoden.",
+    "unsupported-media-type": "Skicka JSON (Content-Type: application/json).",
+    "internal-error": "Ett oväntat fel inträffade. Försök igen senare.",
+}
+
+
 def _json(
     value: Any, status: int, content_type: str = "application/json", headers: dict[str, str] | None = None
 ) -> Response:
@@ -143,7 +157,9 @@ def error_middleware(event: Request, get_response: Callable[[Request], Response]
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = _CHALICE_CODES.get(str(body["Code"]), "bad-request")
-        response = problem_response(Problem(str(body.get("Message", "")), code=code, status=response.status_code))
+        title = _CHALICE_TITLES.get(code)
+        detail = _CHALICE_DETAILS.get(code) or str(body.get("Message", ""))
+        response = problem_response(Problem(detail, code=code, title=title, status=response.status_code))
     elapsed_ms = (time.perf_counter() - started) * 1000
     context = getattr(event, "context", None) or {}
     logger.info(

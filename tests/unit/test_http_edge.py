@@ -56,4 +56,6 @@ def test_chalice_own_errors_get_our_shape():
 
     response = error_middleware(_request(), view)
     assert response.status_code == 405
-    assert json.loads(response.body)["code"] == "method-not-allowed"
+    body = json.loads(response.body)
+    assert body["code"] == "method-not-allowed" and body["title"] == "Metoden stöds inte"
+    assert "PUT" not in body["detail"]  # Swedish, not Chalice's English message
