@@ -7,7 +7,9 @@ drift. Physical names are derived per stage (`resource_name`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ class StreamConsumer:
 
     function: str
     table: Table
-    batch_size: int = 25
+    batch_size: int = 100
+    # Lambda event filtering (FilterCriteria): only records matching one of these patterns invoke the
+    # function; the local pump applies the same patterns (local/event_filter.py). Empty: every record.
+    filters: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,24 @@ QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE,)
 BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     # when a case's TTL deletes it, its messages, history, inbox item and files follow.
-    StreamConsumer(function="case_retention", table=MAIN_TABLE, batch_size=50),
-    # a new arrival in an inbox → its notifications (its own event source mapping / poller).
-    StreamConsumer(function="inbox_events", table=MAIN_TABLE, batch_size=25),
+    # Only deletions matter (TTL's REMOVE of a case or an unused upload).
+    StreamConsumer(function="case_retention", table=MAIN_TABLE, filters=({"eventName": ["REMOVE"]},)),
+    # a new arrival in an inbox → its notifications (its own event source mapping / poller). Only
+    # inbox items that carry an arrival: the many other writes (messages, history, sessions, guards)
+    # never invoke it.
+    StreamConsumer(
+        function="inbox_events",
+        table=MAIN_TABLE,
+        filters=(
+            {
+                "eventName": ["INSERT", "MODIFY"],
+                "dynamodb": {
+                    "Keys": {"sk": {"S": [{"prefix": "INBOX#"}]}},
+                    "NewImage": {"arrivalId": {"S": [{"exists": True}]}},
+                },
+            },
+        ),
+    ),
 )
 # The provider quotas bound the sender: MaximumConcurrency × NOTIFICATION_SEND_RATE_PER_S (default 4 per
 # process) = 12 calls/s ≤ SES's 14/s and SNS SMS's 20/s defaults (docs/architecture.md, Delivery guarantees).

@@ -757,6 +757,7 @@ def wire_stream_consumer(
     table_id: str,
     batch_size: int = 100,
     max_retries: int = 5,
+    filters: Sequence[Mapping[str, Any]] = (),
 ) -> lambda_.CfnEventSourceMapping:
     """Feed a table's stream to function `name` (Chalice cannot map a CDK-created stream itself).
 
@@ -793,6 +794,12 @@ def wire_stream_consumer(
         destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
             on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(destination=failures.queue_arn)
         ),
+        # Records that match no pattern never invoke the function (and cost nothing).
+        filter_criteria=lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
+            filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=json.dumps(p)) for p in filters]
+        )
+        if filters
+        else None,
     )
     # Lambda checks the role's permissions when it creates the mapping.
     mapping.node.add_dependency(role)
@@ -1450,6 +1457,7 @@ class EServicesStack(cdk.Stack):
                     role=self.roles[name],
                     table_id=spec.stream_from,
                     batch_size=stream_consumer.batch_size if stream_consumer else 100,
+                    filters=stream_consumer.filters if stream_consumer else (),
                 )
             )
         if spec.queue_from:

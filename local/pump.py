@@ -31,6 +31,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from infra import definitions
+from local.event_filter import matches
 from local.state import read_json, write_json
 from local.threadsafe import prepare_app_for_threads
 
@@ -212,7 +213,9 @@ class StreamPoller:
             value = record["dynamodb"].get("ApproximateCreationDateTime")
             if isinstance(value, datetime):
                 record["dynamodb"]["ApproximateCreationDateTime"] = int(value.timestamp())
-        failed = _failed_ids(invoke(self.functions, self.consumer.function, {"Records": records}))
+        # Lambda's FilterCriteria: records that match no pattern never reach the function (and count as done).
+        wanted = [r for r in records if matches(self.consumer.filters, r)]
+        failed = _failed_ids(invoke(self.functions, self.consumer.function, {"Records": wanted})) if wanted else []
         sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
         done = sequences
         if failed:  # the records before the first failure were processed

@@ -1209,3 +1209,24 @@ def test_jobs_query_only_the_indexes_they_use(template_dict: dict[str, Any], nam
             if "/index/" in text:
                 granted.add(text.rsplit("/index/", 1)[1])
     assert granted == indexes
+
+
+def test_stream_consumers_are_invoked_only_for_the_records_they_handle(template_dict: dict[str, Any]) -> None:
+    """Lambda event filtering from definitions.py: inbox_events only for inbox items with an arrival,
+    case_retention only for deletions (the local pump applies the same patterns)."""
+    import json
+
+    from infra.definitions import STREAM_CONSUMERS
+
+    mappings = {
+        m["Properties"]["FunctionName"]: m["Properties"]
+        for m in resources(template_dict, "AWS::Lambda::EventSourceMapping").values()
+        if "StartingPosition" in m["Properties"]
+    }
+    for consumer in STREAM_CONSUMERS:
+        props = mappings[resource_name(STAGE, consumer.function)]
+        patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+        assert patterns == [dict(p) for p in consumer.filters] and patterns
+        assert props["BatchSize"] == consumer.batch_size
+    inbox = mappings[resource_name(STAGE, "inbox_events")]["FilterCriteria"]["Filters"]
+    assert "INBOX#" in inbox[0]["Pattern"] and "arrivalId" in inbox[0]["Pattern"]

@@ -217,3 +217,25 @@ def test_a_daily_schedule_missed_while_the_pump_was_down_runs_once_at_start(tmp_
     assert back.tick(datetime(2026, 11, 23, 21, 0, tzinfo=UTC)) == 1
     assert pump.Scheduler(schedules, functions, state).tick(datetime(2026, 11, 23, 22, 0, tzinfo=UTC)) == 0
     assert calls == ["2026-11-23T17:00:00Z"]
+
+
+def test_filtered_records_never_reach_the_function_but_the_checkpoint_moves_past_them(tmp_path):
+    """Lambda's FilterCriteria, locally: only matching records are delivered; the others count as done."""
+    run = f"FILTER#{uuid.uuid4()}#"
+    checkpoint = tmp_path / "stream-collect.json"
+    collector = Collector()
+    wiring = definitions.StreamConsumer(
+        function="collect",
+        table=definitions.MAIN_TABLE,
+        batch_size=1000,
+        filters=({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": run + "keep"}]}}}},),
+    )
+    poller = pump.StreamPoller(os.environ["MAIN_TABLE"], wiring, {"collect": collector}, checkpoint_path=checkpoint)
+    _drain(poller)
+    for name in ("skip-1", "keep-1", "skip-2", "keep-2", "skip-3"):
+        _put(run + name)
+    _drain(poller)
+    assert _mine(collector.keys, run) == [run + "keep-1", run + "keep-2"]
+    again = Collector()  # a restart finds nothing left: the filtered tail was checkpointed too
+    _drain(_poller(again, checkpoint))
+    assert _mine(again.keys, run) == []
