@@ -74,6 +74,13 @@ def get_case(case_id: str) -> dict[str, Any] | None:
     return dynamo.from_item(item["Item"]) if "Item" in item else None
 
 
+def get_case_with(case_id: str, other: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The case and one other item (e.g. an idempotency guard) in one consistent BatchGetItem."""
+    table = settings().main_table
+    found = dynamo.batch_get([(table, case_key(case_id)), (table, other)])
+    return found.get(dynamo.ref(table, case_key(case_id))), found.get(dynamo.ref(table, other))
+
+
 def get_thread(case_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
     """The case, its messages and its history in one Query (oldest first)."""
     items: list[dict[str, Any]] = []

@@ -390,8 +390,33 @@ def complain(
     )
 
 
-def _citizen_case(subject: Subject, case_id: str, clock: Clock) -> dict[str, Any]:
-    case = _live(repository.get_case(case_id), clock) if len(case_id) <= 64 else None
+class _Prefetched:
+    """The case as read together with the Idempotency-Key guard (one request), for the first attempt;
+    later attempts (after a lost race) read the case again."""
+
+    def __init__(self, case_id: str, guard: idempotency.Guard | None, clock: Clock) -> None:
+        self.case: dict[str, Any] | None = None
+        self.fresh = False
+        self.first: Created | None = None
+        if guard is None or len(case_id) > 64:
+            return
+        case, guard_item = repository.get_case_with(case_id, guard.key)
+        first = idempotency.replayed_from(guard, guard_item, epoch_seconds(clock()))
+        self.case, self.fresh = case, True
+        self.first = Created(str(first["id"]), created=False) if first else None
+
+    def take(self, case_id: str) -> dict[str, Any] | None:
+        if self.fresh:
+            self.fresh = False
+            return self.case
+        return repository.get_case(case_id)
+
+
+def _citizen_case(
+    subject: Subject, case_id: str, clock: Clock, prefetched: _Prefetched | None = None
+) -> dict[str, Any]:
+    read = prefetched.take(case_id) if prefetched else repository.get_case(case_id)
+    case = _live(read, clock) if len(case_id) <= 64 else None
     if case is None or case["citizenId"] != subject.citizen_id:
         raise NotFound("Ärendet finns inte.", code="case-not-found")
     return case
@@ -405,8 +430,9 @@ def citizen_message(
         idempotency_key,
         {"body": body, "attachments": attachment_ids},
     )
-    if first := _replayed(guard, clock):
-        return first
+    prefetched = _Prefetched(case_id, guard, clock)
+    if prefetched.first:
+        return prefetched.first
     message_id = _id(f"msg:{case_id}:{subject.actor_citizen_id}", idempotency_key)
     author = _citizen_author(subject)
     return retrying(
@@ -419,6 +445,7 @@ def citizen_message(
             attachment_ids=attachment_ids,
             guard=guard,
             clock=clock,
+            prefetched=prefetched,
         ),
         conflict=_concurrent_change(),
     )
@@ -434,9 +461,10 @@ def _citizen_append(
     attachment_ids: list[str],
     guard: idempotency.Guard | None,
     clock: Clock,
+    prefetched: _Prefetched,
 ) -> Created:
     """One attempt: read the case, append the message with a version check on the case."""
-    case = _citizen_case(subject, case_id, clock)
+    case = _citizen_case(subject, case_id, clock, prefetched)
     if case["status"] == "closed":
         raise Conflict("Ärendet är avslutat. Starta ett nytt ärende.", code="case-closed")
     now = clock()
@@ -504,8 +532,11 @@ def _message_out(message: dict[str, Any], *, for_staff: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------- staff side
 
 
-def _staff_case(staff: StaffPrincipal, case_id: str, clock: Clock, *roles: str) -> dict[str, Any]:
-    case = _live(repository.get_case(case_id), clock) if len(case_id) <= 64 else None
+def _staff_case(
+    staff: StaffPrincipal, case_id: str, clock: Clock, *roles: str, prefetched: _Prefetched | None = None
+) -> dict[str, Any]:
+    read = prefetched.take(case_id) if prefetched else repository.get_case(case_id)
+    case = _live(read, clock) if len(case_id) <= 64 else None
     if case is None or not any(clinic == case["clinicId"] for clinic, _ in staff.roles):
         raise NotFound("Ärendet finns inte.", code="case-not-found")  # R-21: other clinics' cases do not exist
     staff.require(case["clinicId"], *roles)
@@ -646,10 +677,11 @@ def staff_message(
         idempotency_key,
         {"kind": kind, "body": body, "attachments": attachment_ids},
     )
-    if guard:
-        _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind])  # 404/403 before answering a replay
-        if first := _replayed(guard, clock):
-            return first
+    prefetched = _Prefetched(case_id, guard, clock)
+    if prefetched.first:
+        prefetched.fresh = True  # the case read with the guard: 404/403 before answering a replay
+        _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind], prefetched=prefetched)
+        return prefetched.first
     message_id = _id(f"msg:{case_id}:{staff.hsa_id}", idempotency_key)
     return retrying(
         lambda: _staff_append(
@@ -661,6 +693,7 @@ def staff_message(
             attachment_ids=attachment_ids,
             guard=guard,
             clock=clock,
+            prefetched=prefetched,
         ),
         conflict=_concurrent_change(),
     )
@@ -676,8 +709,9 @@ def _staff_append(
     attachment_ids: list[str],
     guard: idempotency.Guard | None,
     clock: Clock,
+    prefetched: _Prefetched,
 ) -> Created:
-    case = _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind])
+    case = _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind], prefetched=prefetched)
     if case["status"] == "closed":
         raise Conflict("Ärendet är avslutat. Nya meddelanden går inte att skicka.", code="case-closed")
     now = clock()

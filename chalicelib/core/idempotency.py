@@ -91,7 +91,13 @@ def replayed(g: Guard | None, now_epoch: int) -> dict[str, Any] | None:
     if g is None:
         return None
     response = dynamo.client().get_item(TableName=settings().main_table, Key=g.key, ConsistentRead=True)
-    item = dynamo.from_item(response["Item"]) if "Item" in response else None
+    return replayed_from(g, dynamo.from_item(response["Item"]) if "Item" in response else None, now_epoch)
+
+
+def replayed_from(g: Guard | None, item: dict[str, Any] | None, now_epoch: int) -> dict[str, Any] | None:
+    """As `replayed`, from the guard item the caller read together with its own items (one request)."""
+    if g is None:
+        return None
     if not dynamo.is_live(item, now_epoch):
         return None
     assert item is not None

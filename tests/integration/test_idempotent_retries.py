@@ -248,3 +248,30 @@ def test_admin_functions_still_refuse_and_audit_each_refused_attempt(api: Any) -
     refused = admin("admin_unlock_account", pnr("Sara"), requestedBy="care", formRef="F-1")
     again = admin("admin_unlock_account", pnr("Sara"), requestedBy="care", formRef="F-1")
     assert refused["ok"] is False and again["ok"] is False and refused["code"] == again["code"] == "not-locked"
+
+
+def test_a_keyed_message_costs_no_extra_request(api: Any) -> None:
+    """The guard is read together with the case (one BatchGetItem): session, case + guard, transaction."""
+    from chalicelib.core import dynamo
+
+    citizen = api.token_for(pnr("Sara"))
+    case_id = start_case(api, citizen)[1]["caseId"]
+    calls: list[str] = []
+    client = dynamo.client()
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", count)
+    try:
+        status, _, _ = api.call(
+            "POST",
+            f"/citizens/me/cases/{case_id}/messages",
+            {"body": "En fråga till"},
+            token=citizen,
+            headers={"Idempotency-Key": "counted-1"},
+        )
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", count)
+    assert status == 201
+    assert calls == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
