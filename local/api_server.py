@@ -66,6 +66,21 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             return self._method_not_allowed
         raise AttributeError(name)
 
+    def _send_error_response(self, error: Any) -> None:
+        """The dev server's own errors, in the app's shape. An unknown route is API Gateway's
+        MISSING_AUTHENTICATION_TOKEN, which the deployed stack answers as a 404 problem (infra/stack.py)."""
+        unknown_route = error.CODE == 403
+        status = 404 if unknown_route else int(error.CODE)
+        problem = {
+            "type": "/problems/not-found" if unknown_route else "/problems/internal-error",
+            "title": "Finns inte" if unknown_route else "Tekniskt fel",
+            "status": status,
+            "detail": "Adressen finns inte." if unknown_route else "Ett oväntat fel inträffade. Försök igen senare.",
+            "code": "not-found" if unknown_route else "internal-error",
+        }
+        body = json.dumps(problem, ensure_ascii=False).encode("utf-8")
+        self._send_http_response(status, {"Content-Type": PROBLEM_JSON, "Cache-Control": "no-store"}, body)
+
     def _allowed_methods(self) -> list[str]:
         """The methods the app routes for this path (the RFC 9110 Allow header), if the path is known."""
         try:

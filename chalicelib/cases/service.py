@@ -32,6 +32,7 @@ from chalicelib.staff.identity import StaffPrincipal
 StaffMessageKind = Literal["answer", "partial-answer", "counter-question"]
 COMPLAINT_CASE_TYPE = "synpunkter-klagomal"
 RETENTION_YEARS = 2
+MAX_ID_LENGTH = 64  # ids are uuids; anything longer is not one of ours
 _IDS = uuid.UUID("6b1f7a52-5f2c-4e7b-9d0e-1177e0000001")
 
 # R-21: who may send which kind of message.
@@ -398,7 +399,7 @@ class _Prefetched:
         self.case: dict[str, Any] | None = None
         self.fresh = False
         self.first: Created | None = None
-        if guard is None or len(case_id) > 64:
+        if guard is None or not _valid_case_id(case_id):
             return
         case, guard_item = repository.get_case_with(case_id, guard.key)
         first = idempotency.replayed_from(guard, guard_item, epoch_seconds(clock()))
@@ -412,11 +413,22 @@ class _Prefetched:
         return repository.get_case(case_id)
 
 
+def _read_case(case_id: str, prefetched: _Prefetched | None) -> dict[str, Any] | None:
+    """The case, or None for an id that cannot be one (checked before any read: DynamoDB refuses a key
+    over 2 KB with an error, and a path parameter can be longer)."""
+    if not _valid_case_id(case_id):
+        return None
+    return prefetched.take(case_id) if prefetched else repository.get_case(case_id)
+
+
+def _valid_case_id(case_id: str) -> bool:
+    return 0 < len(case_id) <= MAX_ID_LENGTH
+
+
 def _citizen_case(
     subject: Subject, case_id: str, clock: Clock, prefetched: _Prefetched | None = None
 ) -> dict[str, Any]:
-    read = prefetched.take(case_id) if prefetched else repository.get_case(case_id)
-    case = _live(read, clock) if len(case_id) <= 64 else None
+    case = _live(_read_case(case_id, prefetched), clock)
     if case is None or case["citizenId"] != subject.citizen_id:
         raise NotFound("Ärendet finns inte.", code="case-not-found")
     return case
@@ -535,8 +547,7 @@ def _message_out(message: dict[str, Any], *, for_staff: bool) -> dict[str, Any]:
 def _staff_case(
     staff: StaffPrincipal, case_id: str, clock: Clock, *roles: str, prefetched: _Prefetched | None = None
 ) -> dict[str, Any]:
-    read = prefetched.take(case_id) if prefetched else repository.get_case(case_id)
-    case = _live(read, clock) if len(case_id) <= 64 else None
+    case = _live(_read_case(case_id, prefetched), clock)
     if case is None or not any(clinic == case["clinicId"] for clinic, _ in staff.roles):
         raise NotFound("Ärendet finns inte.", code="case-not-found")  # R-21: other clinics' cases do not exist
     staff.require(case["clinicId"], *roles)
@@ -851,12 +862,12 @@ def start_conversation(
 
 def may_see(staff: StaffPrincipal, case_id: str, clock: Clock) -> dict[str, Any] | None:
     """The case if the staff member reads cases at its clinic (R-21), else None."""
-    case = _live(repository.get_case(case_id), clock)
+    case = _live(_read_case(case_id, None), clock)
     if case and staff.has_role(case["clinicId"], "case-receiver", "case-handler"):
         return case
     return None
 
 
 def citizen_may_see(subject: Subject, case_id: str, clock: Clock) -> bool:
-    case = _live(repository.get_case(case_id), clock)
+    case = _live(_read_case(case_id, None), clock)
     return bool(case and case["citizenId"] == subject.citizen_id)

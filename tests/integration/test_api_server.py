@@ -96,3 +96,12 @@ def test_the_connection_stays_usable_after_a_405(api_url: str):
     with requests.Session() as session:
         assert session.request("TRACE", f"{api_url}/me", data=b'{"a": 1}', timeout=10).status_code == 405
         assert session.get(f"{api_url}/openapi.json", timeout=10).status_code == 200
+
+
+def test_an_unknown_route_is_a_404_problem_as_in_aws(api_url: str):
+    """API Gateway's MISSING_AUTHENTICATION_TOKEN is mapped to a 404 problem in infra; locally the same."""
+    for path, headers in (("/nope", {}), ("/staff/me", {"Authorization": "Bearer x"})):
+        response = requests.get(f"{api_url}{path}", headers=headers, timeout=10)
+        assert response.status_code == 404, response.text
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not-found"

@@ -203,3 +203,27 @@ def test_a_hung_call_ends_inside_the_api_functions_timeout() -> None:
     attempts = config.retries["total_max_attempts"]
     worst = attempts * (config.connect_timeout + config.read_timeout) + sum(min(2**i, 20) for i in range(attempts - 1))
     assert worst < 15, worst
+
+
+def test_an_id_longer_than_any_key_is_404_not_500(api: Any) -> None:
+    """DynamoDB refuses a key over 2 KB with an error: ids are checked before they are read."""
+    long_id = "a" * 2100
+    handler = staff_token("SE2321000016-S002", [(CLINIC, "case-handler"), (CLINIC, "case-receiver")])
+    citizen = api.token_for(pnr("Sara"))
+    for method, path, body, token in (
+        ("GET", f"/staff/cases/{long_id}", None, handler),
+        ("POST", f"/staff/cases/{long_id}/messages", {"kind": "answer", "body": "x"}, handler),
+        ("POST", f"/staff/cases/{long_id}/messages", {"kind": "answer", "body": "x"}, handler),
+        ("POST", f"/staff/cases/{long_id}/close", None, handler),
+        ("POST", f"/staff/cases/{long_id}/assign", {"handlerHsaId": "SE2321000016-S002"}, handler),
+        ("POST", f"/citizens/me/cases/{long_id}/messages", {"body": "x"}, citizen),
+        ("GET", f"/citizens/me/inbox/{long_id}", None, citizen),
+        ("GET", f"/citizens/me/attachments/{long_id}", None, citizen),
+    ):
+        status, problem, _ = api.call(method, path, body, token=token)
+        assert status == 404, (method, path[:40], problem)
+    keyed = {"Idempotency-Key": "long-id"}
+    status, _, _ = api.call("POST", f"/citizens/me/cases/{long_id}/messages", {"body": "x"}, citizen, keyed)
+    assert status == 404
+    status, _, _ = api.call("POST", f"/staff/cases/{long_id}/messages", {"kind": "answer", "body": "x"}, handler, keyed)
+    assert status == 404
