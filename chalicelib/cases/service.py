@@ -10,6 +10,7 @@ Appending to a case re-reads and retries when someone else changed the case firs
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -437,71 +438,85 @@ def _citizen_case(
 def citizen_message(
     subject: Subject, case_id: str, *, body: str, attachment_ids: list[str], idempotency_key: str | None, clock: Clock
 ) -> Created:
-    guard = idempotency.guard(
-        f"case-message:{case_id}:{subject.actor_citizen_id}:{subject.citizen_id}",
-        idempotency_key,
-        {"body": body, "attachments": attachment_ids},
-    )
-    prefetched = _Prefetched(case_id, guard, clock)
-    if prefetched.first:
-        return prefetched.first
-    message_id = _id(f"msg:{case_id}:{subject.actor_citizen_id}", idempotency_key)
+    def actions(case: dict[str, Any], message_id: str, now: datetime) -> list[dict[str, Any]]:
+        due = iso(_due(now))  # the clinic owes an answer again
+        return [
+            _message_item(
+                case_id,
+                message_id,
+                now,
+                kind="citizen-message",
+                author=author,
+                body=body,
+                attachment_ids=attachment_ids,
+            ),
+            repository.update_case_action(
+                case_id,
+                int(case["version"]),
+                set_values={
+                    "updatedAt": iso(now),
+                    "dueAt": due,
+                    **repository.due_index(case["clinicId"], due, case_id),
+                },
+            ),
+            inbox.arrived_action(subject.citizen_id, case_id, now, unread=False),
+            _history(case_id, now, "message", author, {"messageId": message_id, "kind": "citizen-message"}),
+            *_attachments(
+                attachment_ids,
+                kind="citizen",
+                uploader_id=subject.citizen_id,
+                case_id=case_id,
+                message_id=message_id,
+                allowed=bool(case.get("attachmentsAllowed")),
+            ),
+        ]
+
     author = _citizen_author(subject)
-    return retrying(
-        lambda: _citizen_append(
-            subject,
-            case_id,
-            message_id=message_id,
-            author=author,
-            body=body,
-            attachment_ids=attachment_ids,
-            guard=guard,
-            clock=clock,
-            prefetched=prefetched,
-        ),
-        conflict=_concurrent_change(),
+    return _append(
+        case_id,
+        actor=subject.actor_citizen_id,
+        scope=f"{subject.actor_citizen_id}:{subject.citizen_id}",
+        request={"body": body, "attachments": attachment_ids},
+        idempotency_key=idempotency_key,
+        read=lambda prefetched: _citizen_case(subject, case_id, clock, prefetched),
+        closed="Ärendet är avslutat. Starta ett nytt ärende.",
+        actions=actions,
+        clock=clock,
     )
 
 
-def _citizen_append(
-    subject: Subject,
+def _append(
     case_id: str,
     *,
-    message_id: str,
-    author: dict[str, Any],
-    body: str,
-    attachment_ids: list[str],
-    guard: idempotency.Guard | None,
+    actor: str,
+    scope: str,
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    read: Callable[[_Prefetched], dict[str, Any]],
+    closed: str,
+    actions: Callable[[dict[str, Any], str, datetime], list[dict[str, Any]]],
     clock: Clock,
-    prefetched: _Prefetched,
 ) -> Created:
-    """One attempt: read the case, append the message with a version check on the case."""
-    case = _citizen_case(subject, case_id, clock, prefetched)
-    if case["status"] == "closed":
-        raise Conflict("Ärendet är avslutat. Starta ett nytt ärende.", code="case-closed")
-    now = clock()
-    due = iso(_due(now))  # the clinic owes an answer again
-    actions = [
-        _message_item(
-            case_id, message_id, now, kind="citizen-message", author=author, body=body, attachment_ids=attachment_ids
-        ),
-        repository.update_case_action(
-            case_id,
-            int(case["version"]),
-            set_values={"updatedAt": iso(now), "dueAt": due, **repository.due_index(case["clinicId"], due, case_id)},
-        ),
-        inbox.arrived_action(subject.citizen_id, case_id, now, unread=False),
-        _history(case_id, now, "message", author, {"messageId": message_id, "kind": "citizen-message"}),
-        *_attachments(
-            attachment_ids,
-            kind="citizen",
-            uploader_id=subject.citizen_id,
-            case_id=case_id,
-            message_id=message_id,
-            allowed=bool(case.get("attachmentsAllowed")),
-        ),
-    ]
-    return _commit(actions, now=now, guard=guard, created_id=message_id, versioned=1) or Created(message_id, True)
+    """A message appended to a case, by the citizen or by staff: the Idempotency-Key guard is read with
+    the case (one request); a replay is authorized (`read`: 404/403) and answers the first result;
+    otherwise each attempt reads the case, refuses a closed one, and commits `actions` with a version
+    check on the case, retried with fresh state when another writer got there first."""
+    guard = idempotency.guard(f"case-message:{case_id}:{scope}", idempotency_key, request)
+    prefetched = _Prefetched(case_id, guard, clock)
+    if prefetched.first:
+        read(prefetched)
+        return prefetched.first
+    message_id = _id(f"msg:{case_id}:{actor}", idempotency_key)
+
+    def attempt() -> Created:
+        case = read(prefetched)
+        if case["status"] == "closed":
+            raise Conflict(closed, code="case-closed")
+        now = clock()
+        committed = _commit(actions(case, message_id, now), now=now, guard=guard, created_id=message_id, versioned=1)
+        return committed or Created(message_id, True)
+
+    return retrying(attempt, conflict=_concurrent_change())
 
 
 def citizen_view(subject: Subject, case_id: str, *, clock: Clock) -> dict[str, Any]:
@@ -683,80 +698,48 @@ def staff_message(
     idempotency_key: str | None,
     clock: Clock,
 ) -> Created:
-    guard = idempotency.guard(
-        f"staff-message:{case_id}:{staff.hsa_id}",
-        idempotency_key,
-        {"kind": kind, "body": body, "attachments": attachment_ids},
-    )
-    prefetched = _Prefetched(case_id, guard, clock)
-    if prefetched.first:
-        prefetched.fresh = True  # the case read with the guard: 404/403 before answering a replay
-        _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind], prefetched=prefetched)
-        return prefetched.first
-    message_id = _id(f"msg:{case_id}:{staff.hsa_id}", idempotency_key)
-    return retrying(
-        lambda: _staff_append(
-            staff,
-            case_id,
-            message_id=message_id,
-            kind=kind,
-            body=body,
-            attachment_ids=attachment_ids,
-            guard=guard,
-            clock=clock,
-            prefetched=prefetched,
-        ),
-        conflict=_concurrent_change(),
-    )
+    def actions(case: dict[str, Any], message_id: str, now: datetime) -> list[dict[str, Any]]:
+        set_values: dict[str, Any] = {"updatedAt": iso(now)}
+        remove: tuple[str, ...] = ()
+        if kind in ("answer", "counter-question"):  # answered, or waiting for the citizen: no longer due (R-20)
+            remove = ("gsi3pk", "gsi3sk")
+            if kind == "answer":
+                set_values["answeredAt"] = iso(now)
+        # R-06: a locked citizen still receives answers to earlier cases; the inbox keeps them.
+        return [
+            _message_item(
+                case_id,
+                message_id,
+                now,
+                kind=kind,
+                author=_staff_author(staff, case["clinicName"]),
+                body=body,
+                attachment_ids=attachment_ids,
+            ),
+            repository.update_case_action(case_id, int(case["version"]), set_values=set_values, remove=remove),
+            inbox.arrived_action(case["citizenId"], case_id, now, unread=True),
+            _history(case_id, now, "message", _staff_actor(staff), {"messageId": message_id, "kind": kind}),
+            *_attachments(
+                attachment_ids,
+                kind="staff",
+                uploader_id=staff.hsa_id,
+                case_id=case_id,
+                message_id=message_id,
+                allowed=True,
+            ),
+        ]
 
-
-def _staff_append(
-    staff: StaffPrincipal,
-    case_id: str,
-    *,
-    message_id: str,
-    kind: StaffMessageKind,
-    body: str,
-    attachment_ids: list[str],
-    guard: idempotency.Guard | None,
-    clock: Clock,
-    prefetched: _Prefetched,
-) -> Created:
-    case = _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind], prefetched=prefetched)
-    if case["status"] == "closed":
-        raise Conflict("Ärendet är avslutat. Nya meddelanden går inte att skicka.", code="case-closed")
-    now = clock()
-    set_values: dict[str, Any] = {"updatedAt": iso(now)}
-    remove: tuple[str, ...] = ()
-    if kind in ("answer", "counter-question"):  # answered, or waiting for the citizen: no longer due (R-20)
-        remove = ("gsi3pk", "gsi3sk")
-        if kind == "answer":
-            set_values["answeredAt"] = iso(now)
-    # R-06: a locked citizen still receives answers to earlier cases; the inbox keeps them.
-    actions = [
-        _message_item(
-            case_id,
-            message_id,
-            now,
-            kind=kind,
-            author=_staff_author(staff, case["clinicName"]),
-            body=body,
-            attachment_ids=attachment_ids,
-        ),
-        repository.update_case_action(case_id, int(case["version"]), set_values=set_values, remove=remove),
-        inbox.arrived_action(case["citizenId"], case_id, now, unread=True),
-        _history(
-            case_id,
-            now,
-            "message",
-            _staff_actor(staff),
-            {"messageId": message_id, "kind": kind},
-        ),
-        *_attachments(
-            attachment_ids, kind="staff", uploader_id=staff.hsa_id, case_id=case_id, message_id=message_id, allowed=True
-        ),
-    ]
-    return _commit(actions, now=now, guard=guard, created_id=message_id, versioned=1) or Created(message_id, True)
+    return _append(
+        case_id,
+        actor=staff.hsa_id,
+        scope=f"staff:{staff.hsa_id}",
+        request={"kind": kind, "body": body, "attachments": attachment_ids},
+        idempotency_key=idempotency_key,
+        read=lambda prefetched: _staff_case(staff, case_id, clock, *ROLES_FOR_KIND[kind], prefetched=prefetched),
+        closed="Ärendet är avslutat. Nya meddelanden går inte att skicka.",
+        actions=actions,
+        clock=clock,
+    )
 
 
 def close(staff: StaffPrincipal, case_id: str, *, clock: Clock) -> dict[str, Any]:
