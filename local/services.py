@@ -309,11 +309,9 @@ def bootstrap_resources(stack: Stack, seed: bool = True) -> None:
 
     env = stack.environment()
     os.environ.update(env)
-    from chalicelib.core import dynamo
-    from chalicelib.core.config import settings
+    from chalicelib.core import process
 
-    settings.cache_clear()
-    dynamo.reset_client()
+    process.reset()
     bootstrap.create_resources(env)
     if seed:
         bootstrap.seed(env)

@@ -24,26 +24,24 @@ def pnr(given_name: str) -> str:
 
 
 def fresh_settings() -> None:
-    """Forget cached settings, clients and adapters after the environment changed."""
-    from chalicelib.core import dynamo, personal_number
-    from chalicelib.core.config import settings
-    from chalicelib.population.port import population_register
+    """Forget every process-wide value (settings, clients, keys, adapters) after the environment changed."""
+    from chalicelib.core import process
 
-    settings.cache_clear()
-    population_register.cache_clear()
-    personal_number.reset_key_cache()
-    dynamo.reset_client()
-    from chalicelib.attachments import repository as attachments
-    from chalicelib.staff import identity
-
-    attachments.reset_client()
-    identity.reset_key_cache()
-    try:
-        from chalicelib.auth.bankid import bankid_client
-
-        bankid_client.cache_clear()
-    except ImportError:
-        pass
+    process.reset()
+    # Until every cache is a `process_wide` one: the ones still kept by hand.
+    for module, reset in (
+        ("chalicelib.population.port", "population_register"),
+        ("chalicelib.core.personal_number", "reset_key_cache"),
+        ("chalicelib.attachments.repository", "reset_client"),
+        ("chalicelib.staff.identity", "reset_key_cache"),
+        ("chalicelib.notifications.repository", "reset_clients"),
+        ("chalicelib.auth.bankid", "bankid_client"),
+    ):
+        try:
+            target = getattr(__import__(module, fromlist=[reset]), reset)
+        except (ImportError, AttributeError):
+            continue
+        getattr(target, "cache_clear", target)()
 
 
 @contextmanager

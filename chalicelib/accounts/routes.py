@@ -6,10 +6,10 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.accounts import profile
-from chalicelib.auth import service as auth
 from chalicelib.core.clock import system_clock
-from chalicelib.core.http import bearer_token, ok
+from chalicelib.core.http import ok
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 from chalicelib.population.port import population_register
 
 bp = Blueprint(__name__)
@@ -27,5 +27,5 @@ bp = Blueprint(__name__)
     problems=(401,),
 )
 def me() -> Response:
-    principal = auth.authenticate(bearer_token(bp.current_request), clock=system_clock)
+    principal = callers.citizen(bp.current_request)
     return ok(profile.me(principal.account, register=population_register(), clock=system_clock))

@@ -3,21 +3,15 @@ exactly the people who may see the case — otherwise 404."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import idempotency_key, ok, parse_body, query_param
-from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
-
-if TYPE_CHECKING:
-    from chalicelib.staff import identity
-else:
-    identity = lazy_module("chalicelib.staff.identity")
+from chalicelib.edge import callers
 
 bp = Blueprint(__name__)
 TAG = "Attachments"
@@ -69,7 +63,7 @@ def _checked(attachment_id: str) -> Any:
 def citizen_upload(cid: str) -> Response:
     from chalicelib.attachments.models import Uploader
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     return _upload(Uploader("citizen", subject.citizen_id))
 
 
@@ -89,7 +83,7 @@ def citizen_link(cid: str, attachmentId: str) -> Response:
     from chalicelib.attachments import service
     from chalicelib.cases import service as cases
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     found = _checked(attachmentId)
     own_upload = found.uploader.kind == "citizen" and found.uploader.id == subject.citizen_id
     if not own_upload and not (found.case_id and cases.citizen_may_see(subject, found.case_id, system_clock)):
@@ -113,7 +107,7 @@ def citizen_link(cid: str, attachmentId: str) -> Response:
 def staff_upload() -> Response:
     from chalicelib.attachments.models import Uploader
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     if not any(role in ("case-receiver", "case-handler") for _, role in staff.roles):
         raise NotFound("Finns inte.", code="not-found")
     return _upload(Uploader("staff", staff.hsa_id))
@@ -135,7 +129,7 @@ def staff_link(attachmentId: str) -> Response:
     from chalicelib.attachments import service
     from chalicelib.cases import service as cases
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     found = _checked(attachmentId)
     if found.uploader.kind == "staff" and found.uploader.id == staff.hsa_id and not found.case_id:
         return ok(service.download_url(found, disposition="inline", clock=system_clock))  # R-25: preview

@@ -5,9 +5,9 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.audit import service
-from chalicelib.auth.citizen import subject_for
 from chalicelib.core.http import ok
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 
 bp = Blueprint(__name__)
 
@@ -24,5 +24,5 @@ bp = Blueprint(__name__)
     problems=(401, 404),
 )
 def access_log(cid: str) -> Response:
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     return ok({"items": service.staff_reads(subject.citizen_id)})

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.http import idempotency_key, ok, parse_body
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 
 if TYPE_CHECKING:
     from chalicelib.cases import service
@@ -43,7 +43,7 @@ def _created(result: service.Created, field: str) -> Response:
 def start_case(cid: str) -> Response:
     from chalicelib.cases import models
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     body = parse_body(bp.current_request, models.StartCaseRequest)
     result = service.start_case(
         subject,
@@ -74,7 +74,7 @@ def start_case(cid: str) -> Response:
 def citizen_message(cid: str, caseId: str) -> Response:
     from chalicelib.cases import models
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     body = parse_body(bp.current_request, models.MessageRequest)
     result = service.citizen_message(
         subject,
@@ -103,7 +103,7 @@ def citizen_message(cid: str, caseId: str) -> Response:
 def complain(cid: str) -> Response:
     from chalicelib.cases import models
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     body = parse_body(bp.current_request, models.ComplaintRequest)
     board = body.patient_board
     result = service.complain(

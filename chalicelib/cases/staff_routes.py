@@ -12,14 +12,13 @@ from chalicelib.core.clock import system_clock
 from chalicelib.core.http import idempotency_key, ok, parse_body, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 from chalicelib.population.port import population_register
 
 if TYPE_CHECKING:
     from chalicelib.cases import service
-    from chalicelib.staff import identity
 else:
     service = lazy_module("chalicelib.cases.service")
-    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 TAG = "Staff"
@@ -39,7 +38,7 @@ MODELS = "chalicelib.cases.models"
     query=("status", "cursor"),
 )
 def list_cases(clinicId: str) -> Response:
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     status = query_param(bp.current_request, "status") or "open"
     index = "gsi3pk" if status == "overdue" else "gsi2pk"
     expected = f"DUE#{clinicId}" if status == "overdue" else f"CLINICCASES#{clinicId}#{status}"
@@ -60,7 +59,7 @@ def list_cases(clinicId: str) -> Response:
     problems=(401, 403, 404),
 )
 def get_case(caseId: str) -> Response:
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     return ok(service.staff_view(staff, caseId, register=population_register(), clock=system_clock))
 
 
@@ -79,7 +78,7 @@ def get_case(caseId: str) -> Response:
 def assign(caseId: str) -> Response:
     from chalicelib.cases import models
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     body = parse_body(bp.current_request, models.AssignRequest)
     return ok(service.assign(staff, caseId, body.handler_hsa_id, clock=system_clock))
 
@@ -100,7 +99,7 @@ def assign(caseId: str) -> Response:
 def staff_message(caseId: str) -> Response:
     from chalicelib.cases import models
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     body = parse_body(bp.current_request, models.StaffMessageRequest)
     result = service.staff_message(
         staff,
@@ -126,7 +125,7 @@ def staff_message(caseId: str) -> Response:
     problems=(401, 403, 404),
 )
 def close(caseId: str) -> Response:
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     return ok(service.close(staff, caseId, clock=system_clock))
 
 
@@ -146,7 +145,7 @@ def close(caseId: str) -> Response:
 def start_conversation(clinicId: str) -> Response:
     from chalicelib.cases import models
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     body = parse_body(bp.current_request, models.ConversationRequest)
     result = service.start_conversation(
         staff,

@@ -11,13 +11,12 @@ from chalicelib.core.errors import InvalidInput, NotFound
 from chalicelib.core.http import ok, parse_body, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 
 if TYPE_CHECKING:
     from chalicelib.clinics import service
-    from chalicelib.staff import identity
 else:
     service = lazy_module("chalicelib.clinics.service")
-    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 MODELS = "chalicelib.clinics.models"
@@ -90,7 +89,7 @@ def get_clinic(clinicId: str) -> Response:
 def put_case_type(clinicId: str, caseTypeId: str) -> Response:
     from chalicelib.clinics import models
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     staff.require(checked_id(clinicId), "clinic-admin")
     body = parse_body(bp.current_request, models.CaseTypeIn)
     saved = service.configure_case_type(

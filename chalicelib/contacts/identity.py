@@ -38,7 +38,3 @@ def authenticate_care_system(token: str) -> CareSystem:
     return CareSystem(client=client)
 
 
-def from_request(request: Any) -> CareSystem:
-    from chalicelib.core.http import bearer_token
-
-    return authenticate_care_system(bearer_token(request))

@@ -10,12 +10,12 @@ from chalicelib.core.clock import system_clock
 from chalicelib.core.http import ok, parse_body
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 
 if TYPE_CHECKING:
-    from chalicelib.contacts import identity, service
+    from chalicelib.contacts import service
 else:
     service = lazy_module("chalicelib.contacts.service")
-    identity = lazy_module("chalicelib.contacts.identity")
 
 bp = Blueprint(__name__)
 TAG = "Contact details"
@@ -37,6 +37,6 @@ MODELS = "chalicelib.contacts.models"
 def contact_lookup() -> Response:
     from chalicelib.contacts import models
 
-    system = identity.from_request(bp.current_request)
+    system = callers.care_system(bp.current_request)
     body = parse_body(bp.current_request, models.ContactLookupRequest)
     return ok(service.lookup(system, body.personnummer, clock=system_clock))

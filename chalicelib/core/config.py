@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cache
 
 from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.process import process_wide
 
 DEFAULT_BANKID_URL = "https://appapi2.bankid.com/rp/v6.0/"
 
@@ -47,9 +47,9 @@ def _required(name: str) -> str:
     return value
 
 
-@cache
+@process_wide
 def settings() -> Settings:
-    """The process's settings. Tests that change the environment call `settings.cache_clear()`."""
+    """The process's settings. Tests that change the environment call `core.process.reset()`."""
     return Settings(
         stage=os.environ.get("STAGE", "local"),
         main_table=_required("MAIN_TABLE"),

@@ -9,22 +9,17 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core import clients
+from chalicelib.core.clients import DYNAMODB_CONNECT_TIMEOUT_S as CONNECT_TIMEOUT_S  # noqa: F401 - infra tests
+from chalicelib.core.clients import DYNAMODB_MAX_ATTEMPTS as MAX_ATTEMPTS  # noqa: F401
+from chalicelib.core.clients import DYNAMODB_READ_TIMEOUT_S as READ_TIMEOUT_S  # noqa: F401
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_client: DynamoDBClient | None = None
 
 Item = dict[str, Any]
 AttrMap = dict[str, Any]
 
-
-# A request must end, cleanly, inside its Lambda timeout (15 s for the API) even when DynamoDB hangs:
-# at most 3 attempts × (1 s connect + 2 s read) + standard-mode backoff (≤ 1 s + 2 s) = 12 s for the
-# first call, which then raises and ends the request as a 503. DynamoDB answers in milliseconds; a
-# read that takes 2 s is a failure worth retrying elsewhere, not waiting for.
-CONNECT_TIMEOUT_S = 1
-READ_TIMEOUT_S = 2
-MAX_ATTEMPTS = 3
 
 # Error codes that mean "DynamoDB (or AWS) is unavailable or throttling now", not "your request is wrong".
 UNAVAILABLE_CODES = frozenset(
@@ -43,22 +38,8 @@ UNAVAILABLE_CODES = frozenset(
 
 
 def client() -> DynamoDBClient:
-    """One client per process, created on first use so imports stay cheap (cold start)."""
-    global _client  # noqa: PLW0603 - a process-wide lazy singleton is the point
-    if _client is None:
-        import boto3
-        from botocore.config import Config
-
-        _client = boto3.client(
-            "dynamodb",
-            config=Config(
-                retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-                connect_timeout=CONNECT_TIMEOUT_S,
-                read_timeout=READ_TIMEOUT_S,
-                tcp_keepalive=True,
-            ),
-        )
-    return _client
+    """The process's DynamoDB client (`core/clients.py`: timeouts, retries, created on first use)."""
+    return clients.dynamodb()
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -76,9 +57,8 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 def reset_client() -> None:
-    """Forget the client (tests that switch endpoints)."""
-    global _client  # noqa: PLW0603
-    _client = None
+    """Forget the client (tests that switch endpoints); `core.process.reset()` forgets everything."""
+    clients.dynamodb.cache_clear()  # type: ignore[attr-defined]
 
 
 def _to_attr(value: Any) -> AttrMap:

@@ -22,11 +22,14 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import dynamo
 from chalicelib.core.config import settings
 from chalicelib.core.errors import BadRequest, InvalidInput
+
+if TYPE_CHECKING:
+    from chalicelib.core.unit_of_work import UnitOfWork
 
 SORT_KEY = "IDEMPOTENCY"
 # How long a key is remembered. A client retries within minutes; a day covers an app that was offline.
@@ -141,4 +144,27 @@ def lost_race(g: Guard | None, conflict: dynamo.TransactionConflict, now_epoch: 
     first = replayed(g, now_epoch)
     if first is None:  # cancelled on the guard, yet no guard: it expired in between; treat as a conflict
         raise conflict
+    return first
+
+
+class LostRace(Exception):
+    """Another attempt with the same Idempotency-Key committed first (the guard's condition failed)."""
+
+    def __init__(self, g: Guard) -> None:
+        super().__init__("idempotency-key race lost")
+        self.guard = g
+
+
+def add_guard(uow: UnitOfWork, g: Guard | None, result: dict[str, Any], now_epoch: int) -> None:
+    """Puts the guard first in `uow` (when there is one); a lost race raises `LostRace` on commit, after
+    which `winner(error, now_epoch)` is the first attempt's result."""
+    if g is not None:
+        uow.add(put_action(g, result, now_epoch), on_failed=lambda: LostRace(g), first=True)
+
+
+def winner(error: LostRace, now_epoch: int) -> dict[str, Any]:
+    """The result of the attempt that won the race for this key."""
+    first = replayed(error.guard, now_epoch)
+    if first is None:  # cancelled on the guard, yet no guard: it expired in between; treat as a conflict
+        raise error.__cause__ or error
     return first

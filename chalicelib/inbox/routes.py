@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import ok, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 from chalicelib.inbox import service
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ MODELS = "chalicelib.cases.models"
     query=("cursor",),
 )
 def inbox_page(cid: str) -> Response:
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     cursor = query_param(bp.current_request, "cursor")
     return ok(service.page(subject.citizen_id, cursor, clock=system_clock))
 
@@ -53,7 +53,7 @@ def inbox_page(cid: str) -> Response:
     problems=(401, 404),
 )
 def inbox_item(cid: str, itemId: str) -> Response:
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     item = service.get(subject.citizen_id, itemId, clock=system_clock) if len(itemId) <= 64 else None
     if item is None:
         raise NotFound("Finns inte.", code="not-found")

@@ -6,19 +6,17 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.auth.citizen import subject_for
 from chalicelib.core.clock import system_clock
 from chalicelib.core.http import idempotency_key, ok, parse_body
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
+from chalicelib.edge import callers
 from chalicelib.population.port import population_register
 
 if TYPE_CHECKING:
     from chalicelib.settings import service
-    from chalicelib.staff import identity
 else:
     service = lazy_module("chalicelib.settings.service")
-    identity = lazy_module("chalicelib.staff.identity")
 
 bp = Blueprint(__name__)
 TAG = "Settings"
@@ -37,7 +35,7 @@ MODELS = "chalicelib.settings.models"
     problems=(401, 404),
 )
 def get_settings(cid: str) -> Response:
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     return ok(service.get_for(subject))
 
 
@@ -57,7 +55,7 @@ def get_settings(cid: str) -> Response:
 def patch_settings(cid: str) -> Response:
     from chalicelib.settings import models
 
-    subject = subject_for(bp.current_request, cid)
+    subject = callers.subject(bp.current_request, cid)
     body = parse_body(bp.current_request, models.SettingsPatch)
     changes = models.changes_of(body)
     guardian = changes.pop("guardianContact", None)
@@ -90,7 +88,7 @@ def patch_settings(cid: str) -> Response:
 def citizen_lookup() -> Response:
     from chalicelib.settings import models
 
-    staff = identity.from_request(bp.current_request)
+    staff = callers.staff(bp.current_request)
     body = parse_body(bp.current_request, models.CitizenLookupRequest)
     return ok(
         service.staff_lookup(

@@ -137,7 +137,3 @@ def authenticate_staff(token: str) -> StaffPrincipal:
     return StaffPrincipal(hsa_id=claims["hsaId"], name=str(claims.get("name") or claims["hsaId"]), roles=pairs)
 
 
-def from_request(request: Any) -> StaffPrincipal:
-    from chalicelib.core.http import bearer_token
-
-    return authenticate_staff(bearer_token(request))
