@@ -14,12 +14,14 @@ from chalicelib.cases.staff_routes import bp as staff_case_routes
 from chalicelib.clinics.routes import bp as clinic_routes
 from chalicelib.contacts.routes import bp as contact_routes
 from chalicelib.core.http import error_middleware
+from chalicelib.core.observability import lambda_context
 from chalicelib.core.openapi import docs
 from chalicelib.inbox.routes import bp as inbox_routes
 from chalicelib.notifications.events import bp as notification_functions
 from chalicelib.settings.routes import bp as settings_routes
 
 app = Chalice(app_name="e-services")
+app.register_middleware(lambda_context, "all")
 app.register_middleware(error_middleware, "http")
 
 for blueprint in (

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from infra import definitions
-from local.services import LOCAL_DIR, REGION, ROOT
+from local.paths import LOCAL_DIR, REGION, ROOT
 
 
 def _dynamodb(env: dict[str, str]) -> Any:

@@ -21,12 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.definitions import local_environment
+from local.paths import HOST, LOCAL_DIR, NPM_PREFIX, REGION, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCAL_DIR = ROOT / ".local"
-NPM_PREFIX = LOCAL_DIR / "npm"
-HOST = "127.0.0.1"
-REGION = "eu-north-1"
 # Stacks that log many people in at once (tests, load, faults) lift the login-start rate limits.
 UNLIMITED_LOGIN_STARTS = {"AUTH_START_LIMIT_PER_ADDRESS": "100000", "AUTH_START_LIMIT_PER_PERSON": "100000"}
 

@@ -31,7 +31,6 @@ def fresh_settings() -> None:
     # Until every cache is a `process_wide` one: the ones still kept by hand.
     for module, reset in (
         ("chalicelib.population.port", "population_register"),
-        ("chalicelib.core.personal_number", "reset_key_cache"),
         ("chalicelib.attachments.repository", "reset_client"),
         ("chalicelib.staff.identity", "reset_key_cache"),
         ("chalicelib.notifications.repository", "reset_clients"),

@@ -11,12 +11,12 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 
 from personnummer import personnummer as _lib
 
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.process import process_wide
 
 _TWELVE_DIGITS = re.compile(r"\A[0-9]{12}\Z")  # ASCII only: "١٩٤٦..." is not a personnummer
 
@@ -50,7 +50,7 @@ def parse(value: str) -> PersonalNumber:
     return PersonalNumber(value=value, birth_date=born, coordination=parsed.is_coordination_number())
 
 
-@cache
+@process_wide
 def hmac_key() -> bytes:
     """The secret of every keyed hash (personnummer lookups, idempotency guards)."""
     config = settings()
@@ -67,7 +67,3 @@ def hmac_key() -> bytes:
 def lookup_key(value: str) -> str:
     """Keyed hash of a personnummer: stable, not reversible without the secret."""
     return hmac.new(hmac_key(), value.encode(), hashlib.sha256).hexdigest()
-
-
-def reset_key_cache() -> None:
-    hmac_key.cache_clear()
