@@ -2,7 +2,6 @@
 
 from chalice import Chalice
 
-from chalicelib.accounts.routes import bp as accounts_routes
 from chalicelib.admin.events import bp as admin_functions
 from chalicelib.attachments.events import bp as attachment_functions
 from chalicelib.attachments.routes import bp as attachment_routes
@@ -27,7 +26,6 @@ app.register_middleware(error_middleware, "http")
 for blueprint in (
     docs,
     auth_routes,
-    accounts_routes,
     clinic_routes,
     inbox_routes,
     case_routes,

@@ -162,7 +162,7 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
     meter = DynamoMeter()
     meter.attach(dynamo.client())
     timed_bankid = TimedBankID(bankid_module.bankid_client())
-    bankid_module.bankid_client = lambda: timed_bankid  # type: ignore[assignment]
+    bankid_module.bankid_client = lambda: timed_bankid
 
     def call(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
         response = app(api_event(method, path, body=body, token=token), None)
@@ -224,9 +224,9 @@ def measure_notifications(meter: DynamoMeter, personnummer: str, requests: dict[
     import boto3
 
     from chalicelib.accounts import service as accounts
-    from chalicelib.core import dynamo
+    from chalicelib.arrivals import service as inbox
+    from chalicelib.core import config, dynamo, unit_of_work
     from chalicelib.core.clock import system_clock
-    from chalicelib.inbox import service as inbox
     from chalicelib.notifications import rate
     from chalicelib.notifications.events import inbox_events, send_notifications
     from chalicelib.settings import repository as settings_repository
@@ -234,14 +234,20 @@ def measure_notifications(meter: DynamoMeter, personnummer: str, requests: dict[
     from local.pump import FakeContext
 
     os.environ[rate.ENV] = "100000"  # moto has no quota: measure the sender, not the limit
-    rate.reset()
+    # The new rate; not `process.reset()`: the metered DynamoDB client must stay.
+    config.settings.cache_clear(), rate.limiter.cache_clear()  # type: ignore[attr-defined]
     account = accounts.find_by_personnummer(personnummer)
     assert account is not None
     citizen_id = account.citizen_id
     current = settings_repository.get(citizen_id)
     version = int(current.get("version", 0)) if current else 0
-    record = Settings(mobile="+46701740605", notify_by_sms=True).to_record()
-    assert settings_repository.put(citizen_id, record, version), "could not store the bench citizen's settings"
+    settings_repository.DYNAMO.save(
+        uow := unit_of_work.UnitOfWork(),
+        citizen_id,
+        Settings(mobile="+46701740605", notify_by_sms=True),
+        expected_version=version,
+    )
+    uow.commit()
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=os.environ["NOTIFICATIONS_QUEUE"])["QueueUrl"]
 

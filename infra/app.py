@@ -14,8 +14,9 @@ from pathlib import Path
 INFRA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INFRA_DIR.parent
 # The repo root goes first: `infra.*` resolves, and the `import app` that Chalice's packaging does
-# finds the Lambda app.py at the root, never this file (whose directory Python put on the path).
-sys.path.insert(0, str(REPO_ROOT))
+# finds the Lambda app.py at the root, never this file. This file's directory (which Python put on the
+# path) goes: there, `constructs` would be infra/constructs/, not the library CDK imports.
+sys.path[:] = [str(REPO_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != INFRA_DIR]
 
 import aws_cdk as cdk  # noqa: E402
 
@@ -31,6 +32,11 @@ from infra.stack import (  # noqa: E402
 
 
 def main() -> None:
+    # The Lambda layer is pip-downloaded from requirements.txt, a hashed lock. Chalice fetches the arm64
+    # wheels of binary packages (cryptography, cffi, pydantic-core) in a second pass by `name==version`
+    # alone; with the lock as the constraint and hashes required, pip checks those downloads as well.
+    os.environ["PIP_REQUIRE_HASHES"] = "1"
+    os.environ["PIP_CONSTRAINT"] = str(REPO_ROOT / "requirements.txt")
     context = json.loads((INFRA_DIR / "cdk.json").read_text())["context"]
     # Values given with -c (or CDK_CONTEXT_JSON) take precedence over these.
     app = cdk.App(context=context)

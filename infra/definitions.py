@@ -1,8 +1,9 @@
-"""The one definition of the project's data resources.
+"""The one definition of the project's data resources (tables, queues, buckets).
 
-Plain Python with no CDK import: the CDK stack (`infra/stack.py`) turns it into CloudFormation and
-the local stack (`local/bootstrap.py`) into DynamoDB Local / moto resources, so the two cannot
-drift. Physical names are derived per stage (`resource_name`).
+Plain Python with no CDK import: the CDK stack (`infra/constructs/data.py`) turns it into
+CloudFormation and the local stack (`local/bootstrap.py`) into DynamoDB Local / moto resources, so the
+two cannot drift. Physical names are derived per stage (`resource_name`). The functions and what
+invokes them are in the registry, `infra/functions.py`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ IDEMPOTENCY_TABLE = Table(
 )
 
 
+# --- event source wiring: one function and its source's settings. The registry (infra/functions.py)
+# produces these from its entries; the CDK stack and the local pump wire them, so both use the same
+# batch sizes, windows and concurrency. Tests build their own to feed test functions.
+
+
 @dataclass(frozen=True)
 class StreamConsumer:
     """A function fed by a table's stream (infra: event source mapping with ReportBatchItemFailures)."""
@@ -88,6 +94,7 @@ class StreamConsumer:
     function: str
     table: Table
     batch_size: int = 100
+    window_s: int = 0  # MaximumBatchingWindowInSeconds
     # Lambda event filtering (FilterCriteria): only records matching one of these patterns invoke the
     # function; the local pump applies the same patterns (local/event_filter.py). Empty: every record.
     filters: tuple[Mapping[str, Any], ...] = ()
@@ -100,6 +107,7 @@ class QueueConsumer:
     function: str
     queue: Queue
     batch_size: int = 10
+    window_s: int = 0  # MaximumBatchingWindowInSeconds
     # Infra: the event source mapping's ScalingConfig.MaximumConcurrency (2-1000); None = uncapped.
     max_concurrency: int | None = None
 
@@ -130,8 +138,8 @@ class Schedule:
 
 
 # R-11: inbox_events queues one message per arrival (ids only), sweep_notifications re-queues what is
-# past due; send_notifications sends. A message that keeps failing (five receives) lands in the DLQ,
-# whose depth raises an alarm.
+# past due; send_notifications sends (infra/functions.py). A message that keeps failing (five
+# receives) lands in the DLQ, whose depth raises an alarm.
 NOTIFICATIONS_QUEUE = Queue(
     logical_id="NotificationsQueue",
     env_var="NOTIFICATIONS_QUEUE",
@@ -150,53 +158,6 @@ ATTACHMENTS_BUCKET = Bucket(
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
 QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE,)
 BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
-STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
-    # R-24: when a case's TTL deletes it, its messages, history, inbox item and files follow.
-    # Only deletions matter (TTL's REMOVE of a case or an unused upload).
-    StreamConsumer(function="case_retention", table=MAIN_TABLE, filters=({"eventName": ["REMOVE"]},)),
-    # R-11: a new arrival in an inbox → its notifications (its own event source mapping / poller). Only
-    # inbox items that carry an arrival: the many other writes (messages, history, sessions, guards)
-    # never invoke it.
-    StreamConsumer(
-        function="inbox_events",
-        table=MAIN_TABLE,
-        filters=(
-            {
-                "eventName": ["INSERT", "MODIFY"],
-                "dynamodb": {
-                    "Keys": {"sk": {"S": [{"prefix": "INBOX#"}]}},
-                    "NewImage": {"arrivalId": {"S": [{"exists": True}]}},
-                },
-            },
-        ),
-    ),
-)
-# The provider quotas bound the sender: MaximumConcurrency × NOTIFICATION_SEND_RATE_PER_S (default 4 per
-# process) = 12 calls/s ≤ SES's 14/s and SNS SMS's 20/s defaults (docs/architecture.md, Delivery guarantees).
-NOTIFICATION_SENDERS = 3
-QUEUE_CONSUMERS: tuple[QueueConsumer, ...] = (
-    QueueConsumer(
-        function="send_notifications",
-        queue=NOTIFICATIONS_QUEUE,
-        batch_size=10,
-        max_concurrency=NOTIFICATION_SENDERS,
-    ),
-)
-OBJECT_CREATED_CONSUMERS: tuple[ObjectCreatedConsumer, ...] = (
-    ObjectCreatedConsumer(function="attachment_uploaded", bucket=ATTACHMENTS_BUCKET, prefix="pending/"),
-)
-SCHEDULES: tuple[Schedule, ...] = (
-    Schedule(function="count_overdue", every_minutes=15),  # R-20: the OverdueCases metric and its alarm
-    # R-11: the outbox's reconciler; alarms on ArrivalsReconciled and NotificationsRequeued
-    Schedule(function="sweep_notifications", every_minutes=5),
-)
-# Functions the support desk invokes from the console.
-ADMIN_FUNCTIONS: tuple[str, ...] = (
-    "admin_lock_account",
-    "admin_unlock_account",
-    "admin_record_unlock_decision",
-    "admin_seal_record",
-)
 
 
 def resource_name(stage: str, logical_id: str) -> str:

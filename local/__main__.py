@@ -2,6 +2,7 @@
 
 staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
 invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
+functions                          the function registry (infra/functions.py): trigger, memory, timeout
 outbox                             SMS and e-mails sent, as JSON lines
 seed                               (re)load the test data
 """
@@ -37,13 +38,31 @@ def invoke_function(args: argparse.Namespace) -> None:
         event = json.load(handle)
     # The function's logs and metrics go to stderr, so stdout is exactly its result.
     with contextlib.redirect_stdout(sys.stderr):
+        from infra.functions import FUNCTIONS
         from local.pump import app_functions, invoke
 
         functions = app_functions()
         if args.function not in functions:
-            sys.exit(f"unknown function {args.function}; known: {', '.join(sorted(functions))}")
+            invocable = sorted(name for name in FUNCTIONS if name in functions)
+            sys.exit(f"unknown function {args.function}; known: {', '.join(invocable)}")
         result = invoke(functions, args.function, event)
     print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+def list_functions(args: argparse.Namespace) -> None:
+    from infra.functions import FUNCTIONS
+
+    for function in FUNCTIONS.values():
+        print(
+            json.dumps(
+                {
+                    "name": function.name,
+                    "trigger": type(function.trigger).__name__,
+                    "memoryMb": function.memory_mb,
+                    "timeoutS": function.timeout_s,
+                }
+            )
+        )
 
 
 def outbox(args: argparse.Namespace) -> None:
@@ -124,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("function")
     run.add_argument("--event", required=True)
     run.set_defaults(run=invoke_function)
+    commands.add_parser("functions", help="the function registry").set_defaults(run=list_functions)
     commands.add_parser("outbox", help="SMS and e-mails sent").set_defaults(run=outbox)
     commands.add_parser("seed", help="reload test data").set_defaults(run=seed)
     args = parser.parse_args(argv)

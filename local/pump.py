@@ -1,8 +1,9 @@
 """The local event pump: what Lambda's event sources do in AWS, for the local API server.
 
 It feeds the main table's stream records, SQS batches, S3 ObjectCreated notifications and schedules
-(daily at their Europe/Stockholm times, or every few minutes) to the functions wired in
-`infra/definitions.py`, in Lambda's event shapes, and honours partial batch failures: a failed stream
+(daily at their Europe/Stockholm times, or every few minutes) to the functions the registry
+(`infra/functions.py`) wires, with the batch sizes, batching windows and concurrency the CDK stack
+gives their event source mappings, in Lambda's event shapes, and honours partial batch failures: a failed stream
 record is retried from its sequence number, a failed SQS message stays on the queue until its
 visibility timeout (then the DLQ after maxReceiveCount), a failed S3 invocation is retried twice, as
 Lambda does for async invocations. Each consumer polls in its own thread, as event source mappings
@@ -31,6 +32,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from infra import definitions
+from infra.functions import OBJECT_CREATED_CONSUMERS, QUEUE_CONSUMERS, SCHEDULES, STREAM_CONSUMERS
 from local.event_filter import matches
 from local.state import read_json, write_json
 from local.threadsafe import prepare_app_for_threads
@@ -38,7 +40,6 @@ from local.threadsafe import prepare_app_for_threads
 Function = Callable[[dict[str, Any], Any], Any]
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "eu-north-1")
-_REOPEN = frozenset({"ExpiredIteratorException", "TrimmedDataAccessException"})  # iterators die after 15 min
 _REOPEN = frozenset({"ExpiredIteratorException", "TrimmedDataAccessException"})  # iterators die after 15 min
 DISCOVER_EVERY_S = 5.0  # new shards come from rollovers (every four hours in DynamoDB Local)
 
@@ -201,11 +202,23 @@ class StreamPoller:
                 raise
             records = response.get("Records", [])
             next_iterator = response.get("NextShardIterator")
+            records, next_iterator = self._fill(records, next_iterator)
             if records:
                 next_iterator = self._deliver(shard_id, records, next_iterator)
                 handled += len(records)
             self.iterators[shard_id] = next_iterator
         return handled
+
+    def _fill(self, records: list[dict[str, Any]], iterator: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """With a batching window (MaximumBatchingWindowInSeconds), keep reading the shard until the batch
+        is full or the window has passed since the first record, as Lambda does."""
+        deadline = time.monotonic() + self.consumer.window_s
+        while records and iterator and len(records) < self.consumer.batch_size and time.monotonic() < deadline:
+            time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            response = self.streams.get_records(ShardIterator=iterator, Limit=self.consumer.batch_size - len(records))
+            records = records + response.get("Records", [])
+            iterator = response.get("NextShardIterator")
+        return records, iterator
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]], next_iterator: str | None) -> str | None:
         for record in records:
@@ -246,14 +259,25 @@ class QueuePoller:
             "QueueArn"
         ]
 
-    def poll(self) -> int:
-        messages = self.sqs.receive_message(
+    def _receive(self, count: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.url,
-            MaxNumberOfMessages=self.consumer.batch_size,
+            MaxNumberOfMessages=min(count, 10),  # SQS's most per call
             WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
+        return messages
+
+    def poll(self) -> int:
+        messages = self._receive(self.consumer.batch_size)
+        # Lambda gathers up to batch_size messages, for at most the batching window.
+        deadline = time.monotonic() + self.consumer.window_s
+        while messages and len(messages) < self.consumer.batch_size and time.monotonic() < deadline:
+            more = self._receive(self.consumer.batch_size - len(messages))
+            if not more:
+                time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            messages += more
         if not messages:
             return 0
         records = [
@@ -417,7 +441,7 @@ def schedule_event(schedule_name: str, at: datetime) -> dict[str, Any]:
 
 
 class Scheduler:
-    """Runs the schedules in `infra/definitions.py`: daily ones at their Stockholm time, `every_minutes`
+    """Runs the registry's schedules (`infra/functions.py`): daily ones at their Stockholm time, `every_minutes`
     ones once per slot (the slot's start is the event's `time`). What ran last is kept in `state_path`,
     so a restarted pump neither runs a slot twice nor skips the catch-up: a schedule whose last slot
     (or day, once its time has passed) was missed while the pump was down runs once at start."""
@@ -484,7 +508,7 @@ def main() -> None:
     functions = app_functions()
     directory = state_dir()
     pollers: list[StreamPoller | QueuePoller | BucketPoller] = []
-    for stream_consumer in definitions.STREAM_CONSUMERS:
+    for stream_consumer in STREAM_CONSUMERS:
         pollers.append(
             StreamPoller(
                 os.environ[stream_consumer.table.env_var],
@@ -494,9 +518,9 @@ def main() -> None:
                 checkpoint_path=directory / f"stream-{stream_consumer.function}.json" if directory else None,
             )
         )
-    for queue_consumer in definitions.QUEUE_CONSUMERS:
+    for queue_consumer in QUEUE_CONSUMERS:
         pollers.append(QueuePoller(os.environ[queue_consumer.queue.env_var], queue_consumer, functions))
-    for bucket_consumer in definitions.OBJECT_CREATED_CONSUMERS:
+    for bucket_consumer in OBJECT_CREATED_CONSUMERS:
         pollers.append(
             BucketPoller(
                 os.environ[bucket_consumer.bucket.env_var],
@@ -505,14 +529,14 @@ def main() -> None:
                 directory / f"bucket-{bucket_consumer.function}.json" if directory else None,
             )
         )
-    scheduler = Scheduler(definitions.SCHEDULES, functions, directory / "schedules.json" if directory else None)
+    scheduler = Scheduler(SCHEDULES, functions, directory / "schedules.json" if directory else None)
     scheduler.adopt_new_schedules()
     log(
         "started",
-        streams=len(definitions.STREAM_CONSUMERS),
-        queues=len(definitions.QUEUE_CONSUMERS),
-        buckets=len(definitions.OBJECT_CREATED_CONSUMERS),
-        schedules=len(definitions.SCHEDULES),
+        streams=len(STREAM_CONSUMERS),
+        queues=len(QUEUE_CONSUMERS),
+        buckets=len(OBJECT_CREATED_CONSUMERS),
+        schedules=len(SCHEDULES),
         checkpoints=str(directory) if directory else None,
     )
     prepare_app_for_threads()

@@ -28,19 +28,6 @@ def fresh_settings() -> None:
     from chalicelib.core import process
 
     process.reset()
-    # Until every cache is a `process_wide` one: the ones still kept by hand.
-    for module, reset in (
-        ("chalicelib.population.port", "population_register"),
-        ("chalicelib.attachments.repository", "reset_client"),
-        ("chalicelib.staff.identity", "reset_key_cache"),
-        ("chalicelib.notifications.repository", "reset_clients"),
-        ("chalicelib.auth.bankid", "bankid_client"),
-    ):
-        try:
-            target = getattr(__import__(module, fromlist=[reset]), reset)
-        except (ImportError, AttributeError):
-            continue
-        getattr(target, "cache_clear", target)()
 
 
 @contextmanager

@@ -92,6 +92,9 @@ class Account:
     unlock_decision: UnlockDecision | None = None
     record_sealed: bool = False
     must_review_settings: bool = False
+    inactivated_at: str | None = None
+    last_unlocked_at: str | None = None
+    record_seal_changed_at: str | None = None
 
     @property
     def locked(self) -> bool:
@@ -100,3 +103,12 @@ class Account:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+class AccountExists(Exception):
+    """The person already has an account (created concurrently): the creating write was refused."""
+
+
+class AccountChanged(Exception):
+    """The account was locked, inactivated or moved to another epoch between the login's check and its
+    commit (R-04)."""

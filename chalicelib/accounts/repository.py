@@ -1,17 +1,23 @@
-"""Keys and DynamoDB calls for accounts.
+"""Keys, item shape and DynamoDB calls for accounts.
 
 PERSON#<lookup key> / PERSON    → {citizenId}           personnummer → account, by keyed hash
 CITIZEN#<citizen id> / ACCOUNT  → the account            read on every authenticated request
+
+Writes join a unit of work: the account commits with its audit entry (and, at login, the session).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.accounts.models import Account, Lock, UnlockDecision
+from chalicelib.accounts.models import Account, AccountChanged, AccountExists, Lock, UnlockDecision
 from chalicelib.core import dynamo
+from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.config import settings
+
+if TYPE_CHECKING:
+    from chalicelib.core.unit_of_work import UnitOfWork
 
 
 def person_key(lookup_key: str) -> dict[str, Any]:
@@ -19,6 +25,7 @@ def person_key(lookup_key: str) -> dict[str, Any]:
 
 
 def account_key(citizen_id: str) -> dict[str, Any]:
+    """The account's key: `auth` reads it together with a session (one BatchGetItem)."""
     return dynamo.key(f"CITIZEN#{citizen_id}", "ACCOUNT")
 
 
@@ -36,149 +43,149 @@ def account_from_item(item: dict[str, Any]) -> Account:
         unlock_decision=UnlockDecision.from_record(item["unlockDecision"]) if item.get("unlockDecision") else None,
         record_sealed=bool(item.get("recordSealed", False)),
         must_review_settings=bool(item.get("mustReviewSettings", False)),
+        inactivated_at=item.get("inactivatedAt"),
+        last_unlocked_at=item.get("lastUnlockedAt"),
+        record_seal_changed_at=item.get("recordSealChangedAt"),
     )
 
 
-def find_citizen_id(lookup_key: str) -> str | None:
-    response = dynamo.client().get_item(
-        TableName=settings().main_table, Key=person_key(lookup_key), ConsistentRead=True
-    )
-    item = response.get("Item")
-    return dynamo.from_item(item)["citizenId"] if item else None
-
-
-def find_citizen_ids(lookup_keys: Iterable[str]) -> dict[str, str]:
-    """lookup key → citizen id for those that have an account (one BatchGetItem)."""
-    keys = list(dict.fromkeys(lookup_keys))
-    if not keys:
-        return {}
-    items = _batch_get([person_key(k) for k in keys])
-    return {item["pk"].removeprefix("PERSON#"): item["citizenId"] for item in items}
-
-
-def get_account(citizen_id: str) -> Account | None:
-    response = dynamo.client().get_item(
-        TableName=settings().main_table, Key=account_key(citizen_id), ConsistentRead=True
-    )
-    item = response.get("Item")
-    return account_from_item(dynamo.from_item(item)) if item else None
-
-
-def get_accounts(citizen_ids: Iterable[str]) -> dict[str, Account]:
-    ids = list(dict.fromkeys(citizen_ids))
-    if not ids:
-        return {}
-    return {item["citizenId"]: account_from_item(item) for item in _batch_get([account_key(c) for c in ids])}
-
-
-def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    table = settings().main_table
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        pending: dict[str, Any] = {table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        for _ in range(5):  # unprocessed keys come back under throttling; retry them a few times
-            response = dynamo.client().batch_get_item(RequestItems=pending)
-            found.extend(dynamo.from_item(i) for i in response.get("Responses", {}).get(table, []))
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-    return found
-
-
-def create_actions(account: Account, lookup_key: str, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Transaction actions that create the person lookup and the account; fail if either exists."""
-    table = settings().main_table
-    account_item = {
-        **account_key_plain(account.citizen_id),
-        "type": "account",
-        "citizenId": account.citizen_id,
-        "personnummer": account.personnummer,
+def _mutable(account: Account) -> dict[str, Any]:
+    """What a lifecycle change may set (None: the attribute goes)."""
+    return {
         "status": account.status,
-        "activatedAt": account.activated_at,
-        "activatedBy": account.activated_by,
-        "firstLoginAt": account.first_login_at,
-        "lastLoginAt": account.first_login_at,
         "sessionEpoch": account.session_epoch,
-        "version": account.version,
+        "lock": account.lock.to_record() if account.lock else None,
+        "unlockDecision": account.unlock_decision.to_record() if account.unlock_decision else None,
         "recordSealed": account.record_sealed,
         "mustReviewSettings": account.must_review_settings,
-        **(extra or {}),
+        "inactivatedAt": account.inactivated_at,
+        "lastUnlockedAt": account.last_unlocked_at,
+        "recordSealChangedAt": account.record_seal_changed_at,
     }
-    return [
-        {
-            "Put": {
-                "TableName": table,
-                "Item": dynamo.to_item(
-                    {"pk": f"PERSON#{lookup_key}", "sk": "PERSON", "type": "person", "citizenId": account.citizen_id}
-                ),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": dynamo.to_item(account_item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-    ]
 
 
-def account_key_plain(citizen_id: str) -> dict[str, str]:
-    return {"pk": f"CITIZEN#{citizen_id}", "sk": "ACCOUNT"}
+class AccountRepository(Protocol):
+    def find_citizen_id(self, lookup_key: str) -> str | None: ...
+
+    def find_citizen_ids(self, lookup_keys: Iterable[str]) -> dict[str, str]:
+        """lookup key → citizen id for those that have an account."""
+
+    def get(self, citizen_id: str) -> Account | None: ...
+
+    def get_many(self, citizen_ids: Iterable[str]) -> dict[str, Account]: ...
+
+    def add(self, uow: UnitOfWork, account: Account, lookup_key: str, *, activated_by: str | None = None) -> None:
+        """The person lookup and the account; `AccountExists` on commit when either exists."""
+
+    def touch_login(self, uow: UnitOfWork, account: Account, *, at: str) -> None:
+        """The login's touch, only while the account is active, unlocked and in the epoch it was read in
+        (`AccountChanged` on commit otherwise: a lock placed mid-login wins, R-04)."""
+
+    def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
+        """`account` as it is to be, if nobody changed it since `expected_version` (`VersionConflict`)."""
 
 
-def login_action(citizen_id: str, now_iso: str, expected_epoch: int) -> dict[str, Any]:
-    """Touch the account at login, only if it is still active, unlocked and in the same epoch.
+class DynamoAccountRepository:
+    def find_citizen_id(self, lookup_key: str) -> str | None:
+        response = dynamo.client().get_item(
+            TableName=settings().main_table, Key=person_key(lookup_key), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return dynamo.from_item(item)["citizenId"] if item else None
 
-    Committing this with the new session closes the race with a lock placed mid-login (R-04).
-    """
-    return {
-        "Update": {
-            "TableName": settings().main_table,
-            "Key": account_key(citizen_id),
-            "UpdateExpression": "SET lastLoginAt = :now, firstLoginAt = if_not_exists(firstLoginAt, :now), "
-            "version = version + :one",
-            "ConditionExpression": "attribute_exists(pk) AND #s = :active AND attribute_not_exists(#lock) "
-            "AND sessionEpoch = :epoch",
-            "ExpressionAttributeNames": {"#s": "status", "#lock": "lock"},
-            "ExpressionAttributeValues": dynamo.values(now=now_iso, one=1, active="active", epoch=expected_epoch),
+    def find_citizen_ids(self, lookup_keys: Iterable[str]) -> dict[str, str]:
+        table = settings().main_table
+        found = dynamo.batch_get((table, person_key(k)) for k in dict.fromkeys(lookup_keys))
+        return {item["pk"].removeprefix("PERSON#"): item["citizenId"] for item in found.values()}
+
+    def get(self, citizen_id: str) -> Account | None:
+        response = dynamo.client().get_item(
+            TableName=settings().main_table, Key=account_key(citizen_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return account_from_item(dynamo.from_item(item)) if item else None
+
+    def get_many(self, citizen_ids: Iterable[str]) -> dict[str, Account]:
+        table = settings().main_table
+        found = dynamo.batch_get((table, account_key(c)) for c in dict.fromkeys(citizen_ids))
+        return {item["citizenId"]: account_from_item(item) for item in found.values()}
+
+    def add(self, uow: UnitOfWork, account: Account, lookup_key: str, *, activated_by: str | None = None) -> None:
+        table = settings().main_table
+        item = {
+            "pk": f"CITIZEN#{account.citizen_id}",
+            "sk": "ACCOUNT",
+            "type": "account",
+            "citizenId": account.citizen_id,
+            "personnummer": account.personnummer,
+            "status": account.status,
+            "activatedAt": account.activated_at,
+            "activatedBy": account.activated_by,
+            "firstLoginAt": account.first_login_at,
+            "lastLoginAt": account.first_login_at,
+            "sessionEpoch": account.session_epoch,
+            "version": account.version,
+            "recordSealed": account.record_sealed,
+            "mustReviewSettings": account.must_review_settings,
+            **({"activatedByCitizenId": activated_by} if activated_by else {}),
         }
-    }
+        person = {"pk": f"PERSON#{lookup_key}", "sk": "PERSON", "type": "person", "citizenId": account.citizen_id}
+        for record in (person, item):
+            uow.add(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": dynamo.to_item(record),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                on_failed=AccountExists,
+            )
+
+    def touch_login(self, uow: UnitOfWork, account: Account, *, at: str) -> None:
+        uow.add(
+            {
+                "Update": {
+                    "TableName": settings().main_table,
+                    "Key": account_key(account.citizen_id),
+                    "UpdateExpression": "SET lastLoginAt = :now, firstLoginAt = if_not_exists(firstLoginAt, :now), "
+                    "version = version + :one",
+                    "ConditionExpression": "attribute_exists(pk) AND #s = :active AND attribute_not_exists(#lock) "
+                    "AND sessionEpoch = :epoch",
+                    "ExpressionAttributeNames": {"#s": "status", "#lock": "lock"},
+                    "ExpressionAttributeValues": dynamo.values(
+                        now=at, one=1, active="active", epoch=account.session_epoch
+                    ),
+                }
+            },
+            on_failed=AccountChanged,
+        )
+
+    def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {"expected": expected_version, "version": expected_version + 1}
+        sets, removes = ["version = :version"], []
+        for i, (name, value) in enumerate(_mutable(account).items()):
+            names[f"#a{i}"] = name
+            if value is None:
+                removes.append(f"#a{i}")
+            else:
+                values[f"v{i}"] = value
+                sets.append(f"#a{i} = :v{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        uow.add(
+            {
+                "Update": {
+                    "TableName": settings().main_table,
+                    "Key": account_key(account.citizen_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": dynamo.values(**values),
+                }
+            },
+            on_failed=VersionConflict,
+        )
 
 
-def versioned_update_action(
-    citizen_id: str,
-    expected_version: int,
-    *,
-    set_values: dict[str, Any] | None = None,
-    remove: Iterable[str] = (),
-    bump_epoch: bool = False,
-) -> dict[str, Any]:
-    """An account change that applies only if nobody changed the account since it was read."""
-    names: dict[str, str] = {}
-    vals: dict[str, Any] = {"expected": expected_version, "one": 1}
-    sets = ["version = version + :one"]
-    if bump_epoch:
-        sets.append("sessionEpoch = sessionEpoch + :one")
-    for i, (name, value) in enumerate((set_values or {}).items()):
-        names[f"#s{i}"] = name
-        vals[f"s{i}"] = value
-        sets.append(f"#s{i} = :s{i}")
-    removes = []
-    for i, name in enumerate(remove):
-        names[f"#r{i}"] = name
-        removes.append(f"#r{i}")
-    expression = "SET " + ", ".join(sets)
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
-    action: dict[str, Any] = {
-        "TableName": settings().main_table,
-        "Key": account_key(citizen_id),
-        "UpdateExpression": expression,
-        "ConditionExpression": "version = :expected",
-        "ExpressionAttributeValues": dynamo.values(**vals),
-    }
-    if names:
-        action["ExpressionAttributeNames"] = names
-    return {"Update": action}
+DYNAMO: AccountRepository = DynamoAccountRepository()

@@ -1,7 +1,7 @@
 """Support-desk functions, invoked from the AWS console with typed events (IAM decides who may).
 
 Each returns `{ok: true, ...}` or `{ok: false, code, detail}`; every call, refused or not, is audited
-with its ticket reference (by the account service). The event holds a personnummer: it is never
+with its ticket reference (by the support-desk and settings services). The event holds a personnummer: it is never
 logged (no `log_event`), and only the outcome code is.
 """
 
@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Blueprint
 
-from chalicelib.accounts import service as accounts
 from chalicelib.accounts.models import Account
+from chalicelib.audit.models import SupportRequest
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import Problem
 from chalicelib.core.http import validate
 from chalicelib.core.observability import logger, metrics
+from chalicelib.support import service as support
 
 if TYPE_CHECKING:
-    from chalicelib.admin import models
+    from chalicelib.admin import schemas as models
 
 bp = Blueprint(__name__)
 E = TypeVar("E", bound="models.AdminEvent")
@@ -40,17 +41,16 @@ def _run(
     name: str,
     model_name: str,
     event: Any,
-    action: Callable[[E, accounts.SupportRequest], R],
+    action: Callable[[E, SupportRequest], R],
     result_of: Callable[[R], dict[str, Any]] = _account_result,  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    from chalicelib.admin import (
-        models,  # lazily: the API function shares this module and needs no admin models
-    )
+    # lazily: the API function shares this module and needs no admin models
+    from chalicelib.admin import schemas as models
 
     model: type[E] = getattr(models, model_name)
     try:
         parsed = validate(model, event if isinstance(event, dict) else {})
-        request = accounts.SupportRequest(ticket_ref=parsed.ticket_ref, region=parsed.region, actor=parsed.actor)
+        request = SupportRequest(ticket_ref=parsed.ticket_ref, region=parsed.region, actor=parsed.actor)
         outcome = action(parsed, request)
     except Problem as problem:
         logger.info("admin action refused", extra={"function": name, "code": problem.code})
@@ -68,8 +68,8 @@ def _run(
 
 @bp.lambda_function(name="admin_lock_account")
 def admin_lock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    def act(e: models.LockAccountEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.lock(
+    def act(e: models.LockAccountEvent, request: SupportRequest) -> Account:
+        return support.lock(
             e.personnummer,
             requested_by=e.requested_by,
             requester=e.requester,
@@ -83,8 +83,8 @@ def admin_lock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @bp.lambda_function(name="admin_unlock_account")
 def admin_unlock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    def act(e: models.UnlockAccountEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.unlock(
+    def act(e: models.UnlockAccountEvent, request: SupportRequest) -> Account:
+        return support.unlock(
             e.personnummer, requested_by=e.requested_by, form_ref=e.form_ref, request=request, clock=system_clock
         )
 
@@ -93,8 +93,8 @@ def admin_unlock_account(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @bp.lambda_function(name="admin_record_unlock_decision")
 def admin_record_unlock_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    def act(e: models.UnlockDecisionEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.record_unlock_decision(
+    def act(e: models.UnlockDecisionEvent, request: SupportRequest) -> Account:
+        return support.record_unlock_decision(
             e.personnummer,
             approved=e.decision == "yes",
             head_of_unit=e.head_of_unit,
@@ -108,8 +108,8 @@ def admin_record_unlock_decision(event: dict[str, Any], context: Any) -> dict[st
 
 @bp.lambda_function(name="admin_seal_record")
 def admin_seal_record(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    def act(e: models.SealRecordEvent, request: accounts.SupportRequest) -> Account:
-        return accounts.seal_record(
+    def act(e: models.SealRecordEvent, request: SupportRequest) -> Account:
+        return support.seal_record(
             e.personnummer, sealed=e.sealed, form_ref=e.form_ref, request=request, clock=system_clock
         )
 
@@ -121,7 +121,7 @@ def admin_change_settings(event: dict[str, Any], context: Any) -> dict[str, Any]
     """R-15: change a citizen's settings under a ticket (runbook: change-settings.md)."""
     from chalicelib.settings import service as settings
 
-    def act(e: models.ChangeSettingsEvent, request: accounts.SupportRequest) -> tuple[str, dict[str, Any]]:
+    def act(e: models.ChangeSettingsEvent, request: SupportRequest) -> tuple[str, dict[str, Any]]:
         changes = e.changes.model_dump(by_alias=True, include=set(e.changes.model_fields_set))
         return settings.change_by_support(e.personnummer, changes, request=request, clock=system_clock)
 

@@ -17,10 +17,10 @@ from chalicelib.core.lazy import lazy_module
 from chalicelib.core.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from chalicelib.attachments import repository, service
+    from chalicelib.attachments import service, storage
 else:
-    repository = lazy_module("chalicelib.attachments.repository")
     service = lazy_module("chalicelib.attachments.service")
+    storage = lazy_module("chalicelib.attachments.storage")
 
 bp = Blueprint(__name__)
 
@@ -32,11 +32,11 @@ def _attachment_id(record: Any) -> str | None:
     if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
         return None
     s3 = record.get("s3") or {}
-    if (s3.get("bucket") or {}).get("name") != repository.bucket():
+    if (s3.get("bucket") or {}).get("name") != storage.bucket():
         return None
     # Keys arrive URL-encoded as in an HTML form (a space is "+").
     key = unquote_plus(str((s3.get("object") or {}).get("key", "")))
-    return repository.attachment_id_of_pending_key(key)
+    return storage.attachment_id_of_pending_key(key)
 
 
 @bp.lambda_function(name="attachment_uploaded")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+ID_PATTERN_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # a uuid4, as `new_id` makes
+ID_PATTERN = re.compile(ID_PATTERN_TEXT)
 
 UploaderKind = Literal["citizen", "staff"]
 AttachmentStatus = Literal["pending", "checked", "rejected"]

@@ -1,91 +1,26 @@
-"""Keys, DynamoDB and S3 calls for attachments. The only module of the capability that talks to AWS.
+"""Keys and DynamoDB calls for attachments (the bucket is `storage.py`).
 
 Main table:
   ATTACHMENT#<id> / ATTACHMENT → the attachment; `expiresAt` (TTL) while it is not bound to a message
-Attachments bucket (env ATTACHMENTS_BUCKET; keys carry only the random id, never a name or a person):
-  pending/<id>  the upload, until the content check (a lifecycle rule deletes leftovers after a day)
-  files/<id>    a file that passed the check
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.attachments.models import Attachment, Uploader
+from chalicelib.attachments.models import ID_PATTERN, Attachment, Uploader
 from chalicelib.core import dynamo
 from chalicelib.core.config import settings
-from chalicelib.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    from chalicelib.core.unit_of_work import UnitOfWork
 
-BUCKET_ENV = "ATTACHMENTS_BUCKET"
 ITEM_SK = "ATTACHMENT"
-PENDING_PREFIX = "pending/"
-FILES_PREFIX = "files/"
-_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-ID_PATTERN = re.compile(_ID)
-PENDING_KEY_PATTERN = re.compile(rf"{PENDING_PREFIX}({_ID})")
-# S3 answers these for a key that does not exist (403 instead when the caller may not ListBucket).
-_MISSING = {"404", "NoSuchKey", "NotFound"}
-_CHANGED = {"412", "PreconditionFailed"}
-
-_s3: S3Client | None = None
-
-
-def s3() -> S3Client:
-    """One S3 client per process, created on first use. SigV4 everywhere: presigned POST policies and
-    URLs for SSE-KMS objects need it. The endpoint comes from AWS_ENDPOINT_URL locally (moto)."""
-    global _s3  # noqa: PLW0603 - a process-wide lazy singleton, like core.dynamo.client()
-    if _s3 is None:
-        import boto3
-        from botocore.config import Config
-
-        _s3 = boto3.client(
-            "s3",
-            config=Config(
-                signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": 4},
-                connect_timeout=2,
-                read_timeout=10,
-                tcp_keepalive=True,
-            ),
-        )
-    return _s3
-
-
-def reset_client() -> None:
-    """Forget the client (tests that switch endpoints)."""
-    global _s3  # noqa: PLW0603
-    _s3 = None
-
-
-def bucket() -> str:
-    name = os.environ.get(BUCKET_ENV)
-    if not name:
-        raise ConfigurationError(f"environment variable {BUCKET_ENV} is not set")
-    return name
 
 
 def is_attachment_id(value: object) -> bool:
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def pending_key(attachment_id: str) -> str:
-    return f"{PENDING_PREFIX}{attachment_id}"
-
-
-def files_key(attachment_id: str) -> str:
-    return f"{FILES_PREFIX}{attachment_id}"
-
-
-def attachment_id_of_pending_key(object_key: str) -> str | None:
-    match = PENDING_KEY_PATTERN.fullmatch(object_key)
-    return match.group(1) if match else None
 
 
 # ------------------------------------------------------------------ DynamoDB
@@ -141,6 +76,11 @@ def put_new(attachment: Attachment) -> None:
     )
 
 
+def add_new(uow: UnitOfWork, attachment: Attachment) -> None:
+    """The pending attachment in a unit of work (with its Idempotency-Key guard)."""
+    uow.add(put_new_action(attachment))
+
+
 def put_new_action(attachment: Attachment) -> dict[str, Any]:
     """The pending attachment as a transaction action; its id is new, so it must not exist yet."""
     return {
@@ -162,25 +102,36 @@ def get(attachment_id: str) -> Attachment | None:
 
 
 def get_many(attachment_ids: Iterable[str]) -> dict[str, Attachment]:
-    """id → attachment for those stored: one consistent BatchGetItem per 100 ids (retrying unprocessed keys)."""
-    ids = list(dict.fromkeys(attachment_ids))
+    """id → attachment for those stored: consistent BatchGetItems (`core.dynamo.batch_get`: none dropped)."""
     table = settings().main_table
-    found: dict[str, Attachment] = {}
-    for start in range(0, len(ids), 100):
-        pending: dict[str, Any] = {
-            table: {"Keys": [item_key(i) for i in ids[start : start + 100]], "ConsistentRead": True}
-        }
-        for _ in range(5):
-            response = dynamo.client().batch_get_item(RequestItems=pending)
-            for raw in response.get("Responses", {}).get(table, []):
-                attachment = attachment_from_item(dynamo.from_item(raw))
-                found[attachment.attachment_id] = attachment
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-        if pending:
-            raise RuntimeError("BatchGetItem left keys unprocessed after retries")
-    return found
+    found = dynamo.batch_get((table, item_key(i)) for i in dict.fromkeys(attachment_ids))
+    attachments = (attachment_from_item(item) for item in found.values())
+    return {a.attachment_id: a for a in attachments}
+
+
+def attach(
+    uow: UnitOfWork,
+    attachment_id: str,
+    uploader: Uploader,
+    *,
+    case_id: str,
+    message_id: str,
+    now_iso: str,
+    now_epoch: int,
+    case_expires_at: int | None,
+) -> None:
+    """Binds the attachment to a message in the caller's unit of work (see `attach_action`)."""
+    uow.add(
+        attach_action(
+            attachment_id,
+            uploader,
+            case_id=case_id,
+            message_id=message_id,
+            now_iso=now_iso,
+            now_epoch=now_epoch,
+            case_expires_at=case_expires_at,
+        )
+    )
 
 
 def attach_action(
@@ -281,105 +232,3 @@ def delete_item_of_case(attachment_id: str, case_id: str) -> bool:
             return False
         raise
     return True
-
-
-# ------------------------------------------------------------------ S3
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    size: int
-    etag: str
-
-
-def _error_code(error: Exception) -> str | None:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code"))
-    return None
-
-
-def presigned_post(object_key: str, content_type: str, max_size: int, expires_s: int) -> dict[str, Any]:
-    """A browser-style POST upload bound to this key, exactly this Content-Type and 1..max_size bytes
-    (boto3 adds the bucket and key conditions)."""
-    post = s3().generate_presigned_post(
-        Bucket=bucket(),
-        Key=object_key,
-        Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_size]],
-        ExpiresIn=expires_s,
-    )
-    return {"url": post["url"], "fields": dict(post["fields"])}
-
-
-def presigned_get(object_key: str, *, content_type: str, content_disposition: str, expires_s: int) -> str:
-    return s3().generate_presigned_url(
-        "get_object",
-        Params={
-            "Bucket": bucket(),
-            "Key": object_key,
-            "ResponseContentType": content_type,
-            "ResponseContentDisposition": content_disposition,
-            "ResponseCacheControl": "private, no-store",
-        },
-        ExpiresIn=expires_s,
-    )
-
-
-def head(object_key: str) -> StoredObject | None:
-    try:
-        response = s3().head_object(Bucket=bucket(), Key=object_key)
-    except Exception as error:
-        if _error_code(error) in _MISSING:
-            return None
-        raise
-    return StoredObject(size=int(response["ContentLength"]), etag=response["ETag"])
-
-
-def read_start(object_key: str, etag: str, length: int) -> bytes | None:
-    """The first `length` bytes of exactly the object version with `etag`; None when it is gone or
-    was replaced meanwhile (the newer upload gets its own event)."""
-    try:
-        response = s3().get_object(Bucket=bucket(), Key=object_key, Range=f"bytes=0-{length - 1}", IfMatch=etag)
-    except Exception as error:
-        if _error_code(error) in _MISSING | _CHANGED:
-            return None
-        raise
-    with response["Body"] as body:
-        return body.read(length)
-
-
-def copy(source_key: str, target_key: str, *, etag: str, content_type: str) -> bool:
-    """Server-side copy of exactly the object that was checked (`etag`), with the checked type."""
-    try:
-        s3().copy_object(
-            Bucket=bucket(),
-            Key=target_key,
-            CopySource={"Bucket": bucket(), "Key": source_key},
-            CopySourceIfMatch=etag,
-            MetadataDirective="REPLACE",
-            ContentType=content_type,
-        )
-    except Exception as error:
-        if _error_code(error) in _MISSING | _CHANGED:
-            return False
-        raise
-    return True
-
-
-def delete_object(object_key: str) -> None:
-    """Idempotent: deleting a missing key succeeds."""
-    s3().delete_object(Bucket=bucket(), Key=object_key)
-
-
-def delete_objects(object_keys: Iterable[str]) -> None:
-    keys = list(dict.fromkeys(object_keys))
-    for start in range(0, len(keys), 1000):
-        response = s3().delete_objects(
-            Bucket=bucket(),
-            Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
-        )
-        if response.get("Errors"):
-            codes = sorted({str(e.get("Code")) for e in response["Errors"]})
-            raise RuntimeError(f"S3 could not delete {len(response['Errors'])} objects: {', '.join(codes)}")

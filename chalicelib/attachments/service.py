@@ -3,7 +3,7 @@
 Flow: `create_upload` writes a pending attachment (24 h TTL) and returns a presigned POST bound to
 the declared type and size → the app uploads to `pending/<id>` → S3 invokes `attachment_uploaded`,
 which judges the content (`content.judge`), moves what passes to `files/<id>` and marks it checked,
-or deletes the upload and marks it rejected → the caller commits `attach_actions` with its message
+or deletes the upload and marks it rejected → the caller binds them with `attach` in its message's unit of work
 (the pending TTL goes; the file lives as long as the case, R-24) → `download_url` gives a 60 s link.
 Whether a caller may see an attachment, and whether a case type allows attachments (R-22), is the
 caller's decision.
@@ -17,12 +17,13 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
-from chalicelib.attachments import content, repository
+from chalicelib.attachments import content, repository, storage
 from chalicelib.attachments.models import Attachment, Disposition, Uploader
-from chalicelib.core import dynamo, idempotency
+from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
 from chalicelib.core.errors import Conflict, Gone, InvalidInput, NotFound
 from chalicelib.core.ids import new_id
+from chalicelib.core.unit_of_work import UnitOfWork
 
 MAX_BYTES = content.MAX_BYTES
 ALLOWED_TYPES = {"application/pdf", "image/gif", "image/jpeg", "image/png"}
@@ -31,6 +32,7 @@ PENDING_TTL_SECONDS = 24 * 3600
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 60
 MAX_FILE_NAME = 255
+MAX_ID_LENGTH = 64  # a path parameter longer than an id is not one (checked before any read)
 EXTENSIONS = {
     "application/pdf": (".pdf",),
     "image/gif": (".gif",),
@@ -130,18 +132,15 @@ def create_upload(
         repository.put_new(attachment)
     else:
         now_epoch = epoch_seconds(now)
-        actions = idempotency.with_guard(
-            guard, {"id": attachment.attachment_id}, [repository.put_new_action(attachment)], now_epoch
-        )
+        uow = UnitOfWork()
+        repository.add_new(uow, attachment)
+        idempotency.add_guard(uow, guard, {"id": attachment.attachment_id}, now_epoch)
         try:
-            dynamo.transact_write(actions)
-        except dynamo.TransactionConflict as conflict:
-            won = idempotency.lost_race(guard, conflict, now_epoch)
-            if won is None:
-                raise
-            return _replayed_upload(str(won["id"]), clock)
-    upload = repository.presigned_post(
-        repository.pending_key(attachment.attachment_id), declared_type, size, UPLOAD_URL_SECONDS
+            uow.commit()
+        except idempotency.LostRace as lost:
+            return _replayed_upload(str(idempotency.winner(lost, now_epoch)["id"]), clock)
+    upload = storage.presigned_post(
+        storage.pending_key(attachment.attachment_id), declared_type, size, UPLOAD_URL_SECONDS
     )
     return attachment, upload
 
@@ -151,8 +150,8 @@ def _replayed_upload(attachment_id: str, clock: Clock) -> tuple[Attachment, dict
     attachment = get(attachment_id, clock=clock)
     if attachment is None:
         raise Gone("Uppladdningen har gått ut. Börja om med en ny.", code="upload-expired")
-    upload = repository.presigned_post(
-        repository.pending_key(attachment_id), attachment.content_type, attachment.size, UPLOAD_URL_SECONDS
+    upload = storage.presigned_post(
+        storage.pending_key(attachment_id), attachment.content_type, attachment.size, UPLOAD_URL_SECONDS
     )
     return attachment, upload
 
@@ -175,6 +174,14 @@ def get(attachment_id: str, *, clock: Clock) -> Attachment | None:
     return attachment
 
 
+def get_many(attachment_ids: list[str], *, clock: Clock) -> list[Attachment]:
+    """The live ones of `attachment_ids`, in that order (one BatchGetItem per 100)."""
+    wanted = [i for i in dict.fromkeys(attachment_ids) if repository.is_attachment_id(i)]
+    found = repository.get_many(wanted) if wanted else {}
+    now_epoch = epoch_seconds(clock())
+    return [found[i] for i in wanted if i in found and _live(found[i], now_epoch)]
+
+
 # ------------------------------------------------------------------ binding to a message
 
 
@@ -183,7 +190,8 @@ def _owned_by(attachment: Attachment, uploader: Uploader) -> bool:
     return attachment.uploader.kind == uploader.kind and attachment.uploader.id == uploader.id
 
 
-def attach_actions(
+def attach(
+    uow: UnitOfWork,
     attachment_ids: list[str],
     uploader: Uploader,
     *,
@@ -191,16 +199,16 @@ def attach_actions(
     message_id: str,
     case_expires_at: int | None = None,
     clock: Clock = system_clock,
-) -> list[dict[str, Any]]:
-    """TransactWriteItems actions binding the attachments to a message; the caller commits them with
-    the message. Refuses (writing nothing) duplicates, more than R-23 allows, unknown/expired/someone
-    else's attachments, unchecked, rejected and already used ones. Each action re-checks all of that
+) -> None:
+    """Binds the attachments to a message in the caller's unit of work, committed with the message.
+    Refuses (writing nothing) duplicates, more than R-23 allows, unknown/expired/someone else's
+    attachments, unchecked, rejected and already used ones. Each write re-checks all of that
     (checked, unattached, same uploader, unexpired), so a race makes the caller's transaction fail.
     `case_expires_at` (epoch seconds) lets the attachment expire with the case; without it the
     pending TTL is removed and the file stays until deleted (`delete_for_case`)."""
     ids = list(attachment_ids)
     if not ids:
-        return []
+        return
     if len(set(ids)) != len(ids):
         raise InvalidInput("Samma fil är bifogad flera gånger.", code="duplicate-attachment")
     limit = MAX_PER_MESSAGE[uploader.kind]
@@ -225,8 +233,9 @@ def attach_actions(
             raise _not_checked()
         if attachment.status == "rejected":
             raise _rejected()
-    return [
-        repository.attach_action(
+    for attachment_id in ids:
+        repository.attach(
+            uow,
             attachment_id,
             uploader,
             case_id=case_id,
@@ -235,11 +244,50 @@ def attach_actions(
             now_epoch=now_epoch,
             case_expires_at=case_expires_at,
         )
-        for attachment_id in ids
-    ]
+
+
+def attach_actions(
+    attachment_ids: list[str],
+    uploader: Uploader,
+    *,
+    case_id: str,
+    message_id: str,
+    case_expires_at: int | None = None,
+    clock: Clock = system_clock,
+) -> list[dict[str, Any]]:
+    """`attach` as TransactWriteItems actions, for a caller that commits them itself."""
+    uow = UnitOfWork()
+    attach(
+        uow,
+        attachment_ids,
+        uploader,
+        case_id=case_id,
+        message_id=message_id,
+        case_expires_at=case_expires_at,
+        clock=clock,
+    )
+    return [dict(action) for action in uow.actions]
 
 
 # ------------------------------------------------------------------ download
+
+
+def file_not_found() -> NotFound:
+    """What anyone who may not see a file is told (as if it did not exist)."""
+    return NotFound("Filen finns inte.", code="attachment-not-found")
+
+
+def checked(attachment_id: str, *, clock: Clock) -> Attachment:
+    """A live, checked attachment (404 otherwise); the caller decides who may see it."""
+    found = get(attachment_id, clock=clock) if len(attachment_id) <= MAX_ID_LENGTH else None
+    if found is None or found.status != "checked":
+        raise file_not_found()
+    return found
+
+
+def disposition(wanted: str | None) -> Disposition:
+    """`attachment` to download; anything else shows the file inline (R-26: preview first)."""
+    return "attachment" if wanted == "attachment" else "inline"
 
 
 def download_name(file_name: str, content_type: str) -> str:
@@ -273,7 +321,7 @@ def download_url(
         raise _not_checked()
     if attachment.status != "checked" or not attachment.object_key:
         raise _rejected()
-    url = repository.presigned_get(
+    url = storage.presigned_get(
         attachment.object_key,
         content_type=attachment.content_type,
         content_disposition=content_disposition(disposition, attachment.file_name, attachment.content_type),
@@ -298,20 +346,20 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
     key deleted). What passes is copied to `files/<id>` *before* it is marked checked, so a checked
     attachment always has its file; the upload is deleted last.
     """
-    pending = repository.pending_key(attachment_id)
+    pending = storage.pending_key(attachment_id)
     attachment = repository.get(attachment_id)
     if attachment is None:
-        repository.delete_object(pending)  # nobody asked for this upload (or it expired long ago)
+        storage.delete_object(pending)  # nobody asked for this upload (or it expired long ago)
         return UploadCheck("skipped", "no-attachment")
     if attachment.status != "pending":
-        repository.delete_object(pending)  # a redelivery, or the same form used again: not wanted
+        storage.delete_object(pending)  # a redelivery, or the same form used again: not wanted
         return UploadCheck("skipped", f"already-{attachment.status}")
-    stored = repository.head(pending)
+    stored = storage.head(pending)
     if stored is None:
         return UploadCheck("skipped", "no-object")
     head = b""
     if 0 < stored.size <= MAX_BYTES:
-        read = repository.read_start(pending, stored.etag, content.SNIFF_BYTES)
+        read = storage.read_start(pending, stored.etag, content.SNIFF_BYTES)
         if read is None:
             return UploadCheck("skipped", "object-replaced")
         head = read
@@ -322,22 +370,22 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
     if not verdict.accepted:
         reason = verdict.reason or content.UNKNOWN_TYPE
         decided = repository.mark_rejected(attachment_id, reason=reason, now_iso=now)
-        repository.delete_object(pending)
+        storage.delete_object(pending)
         return UploadCheck("rejected", reason) if decided else UploadCheck("skipped", "decided-meanwhile")
-    target = repository.files_key(attachment_id)
+    target = storage.files_key(attachment_id)
     checked_type = verdict.content_type or attachment.content_type
-    if not repository.copy(pending, target, etag=stored.etag, content_type=checked_type):
+    if not storage.copy(pending, target, etag=stored.etag, content_type=checked_type):
         return UploadCheck("skipped", "object-replaced")
     if repository.mark_checked(
         attachment_id, size=stored.size, content_type=checked_type, object_key=target, now_iso=now
     ):
-        repository.delete_object(pending)
+        storage.delete_object(pending)
         return UploadCheck("checked")
     # Another delivery decided first. If it rejected, our copy must not outlive the decision.
     current = repository.get(attachment_id)
     if current is None or current.status != "checked":
-        repository.delete_object(target)
-    repository.delete_object(pending)
+        storage.delete_object(target)
+    storage.delete_object(pending)
     return UploadCheck("skipped", "decided-meanwhile")
 
 
@@ -353,7 +401,7 @@ def delete_for_case(case_id: str, attachment_ids: list[str]) -> None:
         return
     found = repository.get_many(ids)
     ours = [i for i in ids if i not in found or found[i].case_id == case_id]
-    repository.delete_objects([repository.files_key(i) for i in ours] + [repository.pending_key(i) for i in ours])
+    storage.delete_objects([storage.files_key(i) for i in ours] + [storage.pending_key(i) for i in ours])
     for attachment_id in ours:
         if attachment_id in found:
             repository.delete_item_of_case(attachment_id, case_id)
@@ -370,5 +418,5 @@ def purge_files(attachment_ids: list[str], *, clock: Clock) -> int:
     found = repository.get_many(ids)
     gone = [i for i in ids if i not in found or not _live(found[i], now_epoch)]
     if gone:
-        repository.delete_objects([repository.files_key(i) for i in gone] + [repository.pending_key(i) for i in gone])
+        storage.delete_objects([storage.files_key(i) for i in gone] + [storage.pending_key(i) for i in gone])
     return len(gone)

@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
     "GET",
     summary="Staff reads of the citizen's data",
     tag="Inbox",
-    models="chalicelib.cases.models",
+    models="chalicelib.cases.schemas",
     responses={200: "AccessLog"},
     security="citizenSession",
     problems=(401, 404),

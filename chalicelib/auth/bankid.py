@@ -11,7 +11,6 @@ import json
 import os
 import ssl
 import tempfile
-from functools import cache
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
@@ -21,6 +20,7 @@ from bankid.certutils import resolve_cert_path
 
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.process import process_wide
 
 _BANKID_CAS = {"appapi2.bankid.com": "appapi2.bankid.com.pem", "appapi2.test.bankid.com": "appapi2.test.bankid.com.pem"}
 
@@ -69,6 +69,6 @@ def _certificates() -> tuple[str, str] | None:
     return None  # plain http: the local simulator
 
 
-@cache
+@process_wide
 def bankid_client() -> BankIDClient:
     return ConfiguredBankIDClient(settings().bankid_api_url, _certificates())

@@ -3,20 +3,21 @@
 start → (qr)* → collect until complete → a session: an opaque random token, stored hashed with a TTL
 and checked together with the account on every request, so logout, lock (R-04) and inactivation end
 it at once. The completing collect costs three DynamoDB requests (person lookup, account, one
-transaction that touches the account, stores the session and consumes the order).
+transaction that touches the account, stores the session and consumes the order: one unit of work,
+to which `accounts` adds the account's part).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
 from chalicelib.accounts import service as accounts
-from chalicelib.accounts.models import Account
-from chalicelib.accounts.repository import account_from_item
-from chalicelib.auth import repository
+from chalicelib.accounts.models import Account, AccountChanged, AccountExists
+from chalicelib.auth.repository import DYNAMO, OrderUsed, SessionStore
 from chalicelib.core import dynamo, rate_limit
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.config import settings
@@ -30,6 +31,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.ids import new_token, token_digest
 from chalicelib.core.observability import logger, metrics
+from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.population.port import PopulationRegister
 
 
@@ -117,12 +119,14 @@ def start_limits(personnummer: str | None, end_user_ip: str) -> list[rate_limit.
     return limits
 
 
-def start(personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock) -> StartedOrder:
+def start(
+    personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock, store: SessionStore = DYNAMO
+) -> StartedOrder:
     rate_limit.consume(start_limits(personnummer, end_user_ip), clock())
     requirement = {"personalNumber": personnummer} if personnummer else None
     order = _bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
     now = clock()
-    repository.put_order(
+    store.put_order(
         order["orderRef"],
         order["qrStartToken"],
         order["qrStartSecret"],
@@ -132,10 +136,10 @@ def start(personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: 
     return StartedOrder(order["orderRef"], order["autoStartToken"], order["qrStartToken"])
 
 
-def qr_data(order_ref: str, *, clock: Clock) -> str:
+def qr_data(order_ref: str, *, clock: Clock, store: SessionStore = DYNAMO) -> str:
     from bankid.qr import generate_qr_code_content
 
-    order = repository.get_order(order_ref)
+    order = store.get_order(order_ref)
     if not dynamo.is_live(order, epoch_seconds(clock())) or order is None:
         raise NotFound("Inloggningen finns inte eller har gått ut. Starta om.", code="order-not-found")
     # pybankid counts seconds from its own clock; hand it the start as seen by ours.
@@ -143,44 +147,64 @@ def qr_data(order_ref: str, *, clock: Clock) -> str:
     return generate_qr_code_content(order["qrStartToken"], time.time() - elapsed, order["qrStartSecret"])
 
 
-def collect(order_ref: str, *, bankid: BankID, register: PopulationRegister, clock: Clock) -> CollectOutcome:
+def collect(
+    order_ref: str,
+    *,
+    bankid: BankID,
+    register: PopulationRegister,
+    clock: Clock,
+    store: SessionStore = DYNAMO,
+    new_uow: Callable[[], UnitOfWork] = UnitOfWork,
+) -> CollectOutcome:
     result = _bankid_call(bankid.collect, order_ref)
     status = result.get("status")
     if status != "complete":
         if status == "failed":
-            repository.delete_order(order_ref)
+            store.delete_order(order_ref)
         return CollectOutcome(status=status or "pending", hint_code=result.get("hintCode"))
 
     personnummer = result["completionData"]["user"]["personalNumber"]
     try:
         plan = accounts.plan_login(personnummer, register=register, clock=clock)
     except Forbidden as refusal:
-        repository.delete_order(order_ref)
+        store.delete_order(order_ref)
         metrics.add_metric(name="LoginRefused", unit="Count", value=1)
         logger.info("login refused", extra={"code": refusal.code})
         raise
-    session = _open_session(plan, order_ref, clock)
+    session = _open_session(plan, order_ref, clock, store=store, new_uow=new_uow)
     metrics.add_metric(name="FirstLogin" if plan.first_login else "Login", unit="Count", value=1)
     return CollectOutcome(status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login)
 
 
-def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock) -> Session:
+def _open_session(
+    plan: accounts.LoginPlan,
+    order_ref: str,
+    clock: Clock,
+    *,
+    store: SessionStore,
+    new_uow: Callable[[], UnitOfWork],
+) -> Session:
+    """One transaction: the account's touch (or creation), the session, and the consumed order."""
     now = clock()
     secret = new_token()
     token = f"{plan.citizen_id}.{secret}"
     expires = now + timedelta(seconds=settings().session_ttl_seconds)
-    actions = [
-        *plan.actions,
-        repository.put_session_action(
-            plan.citizen_id, token_digest(token), plan.session_epoch, iso(now), epoch_seconds(expires)
-        ),
-        repository.consume_order_action(order_ref, epoch_seconds(now)),
-    ]
+    uow = new_uow()
+    accounts.add_login(uow, plan)
+    store.add_session(
+        uow,
+        plan.citizen_id,
+        token_digest(token),
+        epoch=plan.session_epoch,
+        created_at=iso(now),
+        expires_at=epoch_seconds(expires),
+    )
+    store.consume_order(uow, order_ref, epoch_seconds(now))
     try:
-        dynamo.transact_write(actions)
-    except dynamo.TransactionConflict as conflict:
-        if conflict.failed(len(actions) - 1):
-            raise Conflict("Inloggningen är redan använd. Starta om.", code="order-already-used") from None
+        uow.commit()
+    except OrderUsed:
+        raise Conflict("Inloggningen är redan använd. Starta om.", code="order-already-used") from None
+    except (AccountChanged, AccountExists, dynamo.TransactionConflict):
         # The account changed between the check and the commit: most likely a lock (R-04).
         raise Forbidden(
             "Inloggningen kunde inte slutföras. Försök igen.", code="account-locked", title=accounts.LOCKED_TITLE
@@ -188,9 +212,9 @@ def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock) -> Ses
     return Session(token=token, expires_at=iso(expires))
 
 
-def cancel(order_ref: str, *, bankid: BankID) -> None:
+def cancel(order_ref: str, *, bankid: BankID, store: SessionStore = DYNAMO) -> None:
     _bankid_call(bankid.cancel, order_ref)
-    repository.delete_order(order_ref)
+    store.delete_order(order_ref)
 
 
 def _split(token: str) -> tuple[str, str]:
@@ -200,13 +224,12 @@ def _split(token: str) -> tuple[str, str]:
     return citizen_id, token_digest(token)
 
 
-def authenticate(token: str, *, clock: Clock) -> Principal:
+def authenticate(token: str, *, clock: Clock, store: SessionStore = DYNAMO) -> Principal:
     """The citizen behind a bearer token, or 401: unknown, expired, logged out, locked or inactivated."""
     citizen_id, digest = _split(token)
-    session, account_item = repository.get_session_with_account(citizen_id, digest)
-    if not dynamo.is_live(session, epoch_seconds(clock())) or session is None or account_item is None:
+    session, account = store.get_session_with_account(citizen_id, digest)
+    if not dynamo.is_live(session, epoch_seconds(clock())) or session is None or account is None:
         raise Unauthenticated("Sessionen har gått ut. Logga in igen.", code="session-invalid")
-    account = account_from_item(account_item)
     if account.locked:
         raise Unauthenticated(accounts.LOCKED_TITLE + ".", code="account-locked")
     if not account.active or int(session["epoch"]) != account.session_epoch:
@@ -214,5 +237,5 @@ def authenticate(token: str, *, clock: Clock) -> Principal:
     return Principal(citizen_id=citizen_id, account=account, session_digest=digest)
 
 
-def logout(principal: Principal) -> None:
-    repository.delete_session(principal.citizen_id, principal.session_digest)
+def logout(principal: Principal, *, store: SessionStore = DYNAMO) -> None:
+    store.delete_session(principal.citizen_id, principal.session_digest)

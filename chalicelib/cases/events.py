@@ -3,7 +3,7 @@
 `case_retention` (main-table stream): R-24 — when DynamoDB's TTL deletes a case two years after it
 ended, its messages, history, the citizen's inbox item and its files are deleted too; when it deletes
 an attachment nobody used (a day after upload), its file goes too. Idempotent (deleting what is gone
-is a no-op) and reports partial batch failures.
+is a no-op) and reports partial batch failures (Powertools' batch processor).
 `count_overdue` (every 15 minutes): R-20 — publishes the number of overdue cases per clinic.
 """
 
@@ -31,11 +31,11 @@ def _removed(record: dict[str, Any], prefix: str, sort_key: str) -> dict[str, An
 
 
 def purge_case(case: dict[str, Any]) -> None:
+    from chalicelib.arrivals import service as arrivals
     from chalicelib.cases import repository
-    from chalicelib.inbox import service as inbox
 
     deleted = repository.delete_thread(case["caseId"])
-    inbox.delete(case["citizenId"], case["caseId"])
+    arrivals.delete(case["citizenId"], case["caseId"])
     attachment_ids = [a for item in deleted for a in (item.get("attachmentIds") or [])]
     if attachment_ids:
         from chalicelib.attachments import service as attachments
@@ -45,30 +45,52 @@ def purge_case(case: dict[str, Any]) -> None:
 
 @bp.lambda_function(name="case_retention")
 def case_retention(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures = []
-    purged = 0
-    for record in event.get("Records", []):
-        try:
-            case = _removed(record, "CASE#", "CASE")
-            if case is not None:
-                purge_case(case)
-                purged += 1
-            attachment = _removed(record, "ATTACHMENT#", "ATTACHMENT")
-            if attachment is not None and attachment.get("attachmentId"):
-                from chalicelib.attachments import service as attachments
-                from chalicelib.core.clock import system_clock
+    """Each removal through Powertools' batch processor (partial batch responses). Streams are ordered
+    and Lambda retries from the first failed record: after a failure the later records are not
+    touched, and are reported with it."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-                attachments.purge_files([attachment["attachmentId"]], clock=system_clock)
+    purged = 0
+    failed_at: list[str] = []  # the first failed record's sequence number
+
+    def handle(record: Any) -> None:
+        nonlocal purged
+        raw: dict[str, Any] = record.raw_event
+        sequence = raw.get("dynamodb", {}).get("SequenceNumber")
+        if failed_at:
+            raise NotPurged(sequence)
+        try:
+            if _retire(raw):
+                purged += 1
         except Exception:
-            logger.exception(
-                "case retention failed", extra={"sequence": record.get("dynamodb", {}).get("SequenceNumber")}
-            )
-            failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
-            break  # streams are ordered: Lambda retries from the first failure
+            logger.exception("case retention failed", extra={"sequence": sequence})
+            failed_at.append(sequence)
+            raise
+
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
     if purged:
         metrics.add_metric(name="CasesPurged", unit="Count", value=purged)
         metrics.flush_metrics()
-    return {"batchItemFailures": failures}
+    return dict(result)
+
+
+def _retire(record: dict[str, Any]) -> bool:
+    """What a removal takes with it; True when it was a case."""
+    case = _removed(record, "CASE#", "CASE")
+    if case is not None:
+        purge_case(case)
+    attachment = _removed(record, "ATTACHMENT#", "ATTACHMENT")
+    if attachment is not None and attachment.get("attachmentId"):
+        from chalicelib.attachments import service as attachments
+        from chalicelib.core.clock import system_clock
+
+        attachments.purge_files([attachment["attachmentId"]], clock=system_clock)
+    return case is not None
+
+
+class NotPurged(Exception):
+    """An earlier record of the batch failed: this one waits for Lambda's retry from that record."""
 
 
 @bp.lambda_function(name="count_overdue")

@@ -1,4 +1,4 @@
-"""Citizen case routes: start a case, write in it, complain (API.md, Citizen data)."""
+"""Citizen case routes: start a case, write in it, complain, and open a case's file (API.md, Citizen data)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,24 @@ from typing import TYPE_CHECKING
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.clock import system_clock
-from chalicelib.core.http import idempotency_key, ok, parse_body
+from chalicelib.core.http import idempotency_key, ok, parse_body, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.edge import callers
 
 if TYPE_CHECKING:
     from chalicelib.cases import service
+    from chalicelib.cases.models import Created
 else:
     service = lazy_module("chalicelib.cases.service")
 
 bp = Blueprint(__name__)
 TAG = "Cases"
-MODELS = "chalicelib.cases.models"
+MODELS = "chalicelib.cases.schemas"
+ATTACHMENT_MODELS = "chalicelib.attachments.schemas"
 
 
-def _created(result: service.Created, field: str) -> Response:
+def _created(result: Created, field: str) -> Response:
     # A retry with the same Idempotency-Key gets the first result, and nothing new is written.
     return ok({field: result.id}, status=201)
 
@@ -41,10 +43,10 @@ def _created(result: service.Created, field: str) -> Response:
     idempotent=True,
 )
 def start_case(cid: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     subject = callers.subject(bp.current_request, cid)
-    body = parse_body(bp.current_request, models.StartCaseRequest)
+    body = parse_body(bp.current_request, schemas.StartCaseRequest)
     result = service.start_case(
         subject,
         clinic_id=body.clinic_id,
@@ -72,10 +74,10 @@ def start_case(cid: str) -> Response:
     idempotent=True,
 )
 def citizen_message(cid: str, caseId: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     subject = callers.subject(bp.current_request, cid)
-    body = parse_body(bp.current_request, models.MessageRequest)
+    body = parse_body(bp.current_request, schemas.MessageRequest)
     result = service.citizen_message(
         subject,
         caseId,
@@ -101,10 +103,10 @@ def citizen_message(cid: str, caseId: str) -> Response:
     idempotent=True,
 )
 def complain(cid: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     subject = callers.subject(bp.current_request, cid)
-    body = parse_body(bp.current_request, models.ComplaintRequest)
+    body = parse_body(bp.current_request, schemas.ComplaintRequest)
     board = body.patient_board
     result = service.complain(
         subject,
@@ -118,3 +120,29 @@ def complain(cid: str) -> Response:
         clock=system_clock,
     )
     return _created(result, "caseId")
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/attachments/{attachmentId}",
+    "GET",
+    summary="Short-lived preview/download link",
+    tag="Attachments",
+    models=ATTACHMENT_MODELS,
+    responses={200: "LinkOut"},
+    security="citizenSession",
+    problems=(401, 404),
+    query=("disposition",),
+)
+def citizen_attachment_link(cid: str, attachmentId: str) -> Response:
+    """The citizen's own upload, or a file in one of their cases (R-26); otherwise 404. Here, not in
+    `attachments`, because who may see a file depends on its case."""
+    from chalicelib.attachments import service as attachments
+
+    subject = callers.subject(bp.current_request, cid)
+    found = attachments.checked(attachmentId, clock=system_clock)
+    own_upload = found.uploader.kind == "citizen" and found.uploader.id == subject.citizen_id
+    if not own_upload and not (found.case_id and service.citizen_may_see(subject, found.case_id, system_clock)):
+        raise attachments.file_not_found()
+    disposition = attachments.disposition(query_param(bp.current_request, "disposition"))
+    return ok(attachments.download_url(found, disposition=disposition, clock=system_clock))

@@ -16,13 +16,14 @@ from chalicelib.edge import callers
 from chalicelib.population.port import population_register
 
 if TYPE_CHECKING:
-    from chalicelib.cases import service
+    from chalicelib.cases import staff_service as service
 else:
-    service = lazy_module("chalicelib.cases.service")
+    service = lazy_module("chalicelib.cases.staff_service")
 
 bp = Blueprint(__name__)
 TAG = "Staff"
-MODELS = "chalicelib.cases.models"
+MODELS = "chalicelib.cases.schemas"
+ATTACHMENT_MODELS = "chalicelib.attachments.schemas"
 
 
 @documented(
@@ -40,9 +41,7 @@ MODELS = "chalicelib.cases.models"
 def list_cases(clinicId: str) -> Response:
     staff = callers.staff(bp.current_request)
     status = query_param(bp.current_request, "status") or "open"
-    index = "gsi3pk" if status == "overdue" else "gsi2pk"
-    expected = f"DUE#{clinicId}" if status == "overdue" else f"CLINICCASES#{clinicId}#{status}"
-    start = cursor.decode(query_param(bp.current_request, "cursor"), {index: expected})
+    start = cursor.decode(query_param(bp.current_request, "cursor"), service.cursor_scope(clinicId, status))
     items, last = service.staff_list(staff, checked_id(clinicId), status, cursor=start, clock=system_clock)
     return ok({"items": items, "nextCursor": cursor.encode(last)})
 
@@ -76,10 +75,10 @@ def get_case(caseId: str) -> Response:
     problems=(401, 403, 404, 409, 422),
 )
 def assign(caseId: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     staff = callers.staff(bp.current_request)
-    body = parse_body(bp.current_request, models.AssignRequest)
+    body = parse_body(bp.current_request, schemas.AssignRequest)
     return ok(service.assign(staff, caseId, body.handler_hsa_id, clock=system_clock))
 
 
@@ -97,10 +96,10 @@ def assign(caseId: str) -> Response:
     idempotent=True,
 )
 def staff_message(caseId: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     staff = callers.staff(bp.current_request)
-    body = parse_body(bp.current_request, models.StaffMessageRequest)
+    body = parse_body(bp.current_request, schemas.StaffMessageRequest)
     result = service.staff_message(
         staff,
         caseId,
@@ -143,10 +142,10 @@ def close(caseId: str) -> Response:
     idempotent=True,
 )
 def start_conversation(clinicId: str) -> Response:
-    from chalicelib.cases import models
+    from chalicelib.cases import schemas
 
     staff = callers.staff(bp.current_request)
-    body = parse_body(bp.current_request, models.ConversationRequest)
+    body = parse_body(bp.current_request, schemas.ConversationRequest)
     result = service.start_conversation(
         staff,
         checked_id(clinicId),
@@ -158,3 +157,40 @@ def start_conversation(clinicId: str) -> Response:
         clock=system_clock,
     )
     return ok({"caseId": result.id}, status=201)
+
+
+@documented(
+    bp,
+    "/staff/attachments/{attachmentId}",
+    "GET",
+    summary="Preview a file (own upload or a case's)",
+    tag="Attachments",
+    models=ATTACHMENT_MODELS,
+    responses={200: "LinkOut"},
+    security="staffJwt",
+    problems=(401, 404),
+    query=("disposition",),
+)
+def attachment_link(attachmentId: str) -> Response:
+    """Staff preview their own upload before sending it (R-25), or open a file of a case they may read
+    (R-21; an audited read, R-29); otherwise 404. Here, not in `attachments`: it depends on the case."""
+    from chalicelib.attachments import service as attachments
+
+    staff = callers.staff(bp.current_request)
+    found = attachments.checked(attachmentId, clock=system_clock)
+    if found.uploader.kind == "staff" and found.uploader.id == staff.hsa_id and not found.case_id:
+        return ok(attachments.download_url(found, disposition="inline", clock=system_clock))  # R-25: preview
+    case = service.may_see(staff, found.case_id, system_clock) if found.case_id else None
+    if case is None:
+        raise attachments.file_not_found()
+    service.record_access(
+        staff,
+        case["citizenId"],
+        clinic_id=case["clinicId"],
+        clinic_name=case["clinicName"],
+        what="attachment",
+        reference=found.attachment_id,
+        clock=system_clock,
+    )
+    disposition = attachments.disposition(query_param(bp.current_request, "disposition"))
+    return ok(attachments.download_url(found, disposition=disposition, clock=system_clock))

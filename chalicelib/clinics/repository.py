@@ -86,11 +86,7 @@ def case_type_item(clinic_id: str, case_type: dict[str, Any]) -> dict[str, Any]:
 
 
 def put_items(items: list[dict[str, Any]]) -> None:
-    table = settings().main_table
-    for start in range(0, len(items), 25):
-        dynamo.client().batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": dynamo.to_item(i)}} for i in items[start : start + 25]]}
-        )
+    dynamo.batch_write(settings().main_table, [{"PutRequest": {"Item": dynamo.to_item(i)}} for i in items])
 
 
 def get_clinic(clinic_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ else:
     service = lazy_module("chalicelib.clinics.service")
 
 bp = Blueprint(__name__)
-MODELS = "chalicelib.clinics.models"
+MODELS = "chalicelib.clinics.schemas"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
@@ -87,7 +87,7 @@ def get_clinic(clinicId: str) -> Response:
     problems=(401, 403, 404),
 )
 def put_case_type(clinicId: str, caseTypeId: str) -> Response:
-    from chalicelib.clinics import models
+    from chalicelib.clinics import schemas as models
 
     staff = callers.staff(bp.current_request)
     staff.require(checked_id(clinicId), "clinic-admin")

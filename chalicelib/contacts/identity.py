@@ -36,5 +36,3 @@ def authenticate_care_system(token: str) -> CareSystem:
     if SCOPE not in _scopes(claims.get("scope")):
         raise Forbidden("Systemet saknar behörighet att läsa kontaktuppgifter.", code="scope-required")
     return CareSystem(client=client)
-
-

@@ -19,7 +19,7 @@ else:
 
 bp = Blueprint(__name__)
 TAG = "Contact details"
-MODELS = "chalicelib.contacts.models"
+MODELS = "chalicelib.contacts.schemas"
 
 
 @documented(
@@ -35,7 +35,7 @@ MODELS = "chalicelib.contacts.models"
     problems=(401, 403, 404, 422),
 )
 def contact_lookup() -> Response:
-    from chalicelib.contacts import models
+    from chalicelib.contacts import schemas as models
 
     system = callers.care_system(bp.current_request)
     body = parse_body(bp.current_request, models.ContactLookupRequest)

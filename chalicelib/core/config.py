@@ -38,6 +38,13 @@ class Settings:
     # (0 turns a limit off). The WAF limits addresses in front of the API as well (infra/).
     auth_start_limit_per_address: int
     auth_start_limit_per_person: int
+    # Notifications: the queue (a URL, or locally its name), the sender address, the SES configuration
+    # set (delivery events), and the provider send rate per process (None: the sender's default).
+    notifications_queue: str | None = None
+    notification_from_email: str | None = None
+    ses_configuration_set: str | None = None
+    notification_send_rate_per_s: float | None = None
+    attachments_bucket: str | None = None  # the attachments bucket's name (S3)
 
 
 def _required(name: str) -> str:
@@ -45,6 +52,11 @@ def _required(name: str) -> str:
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
+
+
+def _optional_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else None
 
 
 @process_wide
@@ -71,4 +83,9 @@ def settings() -> Settings:
         staff_jwks_url=os.environ.get("STAFF_JWKS_URL"),
         auth_start_limit_per_address=int(os.environ.get("AUTH_START_LIMIT_PER_ADDRESS", "30")),
         auth_start_limit_per_person=int(os.environ.get("AUTH_START_LIMIT_PER_PERSON", "5")),
+        notifications_queue=os.environ.get("NOTIFICATIONS_QUEUE") or None,
+        notification_from_email=os.environ.get("NOTIFICATION_FROM_EMAIL") or None,
+        ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
+        notification_send_rate_per_s=_optional_float("NOTIFICATION_SEND_RATE_PER_S"),
+        attachments_bucket=os.environ.get("ATTACHMENTS_BUCKET") or None,
     )

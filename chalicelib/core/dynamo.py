@@ -56,11 +56,6 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-def reset_client() -> None:
-    """Forget the client (tests that switch endpoints); `core.process.reset()` forgets everything."""
-    clients.dynamodb.cache_clear()  # type: ignore[attr-defined]
-
-
 def _to_attr(value: Any) -> AttrMap:
     if value is None:
         return {"NULL": True}
@@ -221,3 +216,36 @@ def batch_get(keys: Iterable[tuple[str, AttrMap]], *, consistent: bool = True, s
         pause(min(1.0, 0.05 * 2 ** (retries - 1)) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
         queue = unprocessed + queue
     return found
+
+
+# ---------------------------------------------------------------- BatchWriteItem
+
+BATCH_WRITE_MAX_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
+
+
+class UnprocessedItemsError(Exception):
+    """DynamoDB kept answering some writes with UnprocessedItems (throttling): retry the whole operation."""
+
+
+def batch_write(table: str, requests: Iterable[Mapping[str, Any]], *, sleep: Any = None) -> None:
+    """PutRequest/DeleteRequest entries for one table, 25 per BatchWriteItem. Writes DynamoDB answers as
+    UnprocessedItems are sent again with exponential backoff and jitter; none is ever dropped: after
+    `BATCH_GET_MAX_RETRIES` rounds in a row without progress it raises."""
+    import random
+    import time
+
+    pause = sleep or time.sleep
+    queue = list(requests)
+    retries = 0
+    while queue:
+        chunk, queue = queue[:BATCH_WRITE_MAX_ITEMS], queue[BATCH_WRITE_MAX_ITEMS:]
+        response = client().batch_write_item(RequestItems={table: chunk})  # type: ignore[dict-item]
+        unprocessed = (response.get("UnprocessedItems") or {}).get(table, [])
+        if not unprocessed:
+            retries = 0
+            continue
+        retries = retries + 1 if len(unprocessed) == len(chunk) else 1
+        if retries > BATCH_GET_MAX_RETRIES:
+            raise UnprocessedItemsError(f"{len(unprocessed)} writes still unprocessed after {retries - 1} retries")
+        pause(min(1.0, 0.05 * 2 ** (retries - 1)) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        queue = list(unprocessed) + queue

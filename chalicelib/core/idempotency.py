@@ -129,24 +129,6 @@ def put_action(g: Guard, result: dict[str, Any], now_epoch: int) -> dict[str, An
     }
 
 
-def with_guard(
-    g: Guard | None, result: dict[str, Any], actions: list[dict[str, Any]], now_epoch: int
-) -> list[dict[str, Any]]:
-    """`actions` with the guard's Put first (index 0), when there is a guard."""
-    return [put_action(g, result, now_epoch), *actions] if g else actions
-
-
-def lost_race(g: Guard | None, conflict: dynamo.TransactionConflict, now_epoch: int) -> dict[str, Any] | None:
-    """After a cancelled transaction built by `with_guard`: the result of the attempt that won the race
-    for this key, or None when the guard was not what failed."""
-    if g is None or not conflict.failed(0):
-        return None
-    first = replayed(g, now_epoch)
-    if first is None:  # cancelled on the guard, yet no guard: it expired in between; treat as a conflict
-        raise conflict
-    return first
-
-
 class LostRace(Exception):
     """Another attempt with the same Idempotency-Key committed first (the guard's condition failed)."""
 

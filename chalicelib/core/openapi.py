@@ -140,14 +140,65 @@ _PROBLEM_TEXT = {
     429: "Too many requests (problem `rate-limited`, with Retry-After)",
     503: "Temporarily unavailable (problem `service-unavailable`, with Retry-After): try again later",
 }
+# The title is what `openapi-python-client` names its package after (`e_services_api_client`).
+TITLE = "E-services API"
 _DESCRIPTION = (
-    "Citizen login, inbox and cases. Errors are application/problem+json with a stable `code`.\n\n"
+    "A 1177-style patient e-services API: citizen login, inbox and cases. "
+    "Errors are application/problem+json with a stable `code`.\n\n"
     "Login: prefer the QR / autostart flow (`POST /auth/bankid/start` with an empty body): it needs no "
     "personnummer and nobody else can cancel it. A start with a personnummer becomes BankID's "
     "`requirement.personalNumber`; BankID allows one order per person, so such starts are limited per "
     "personnummer as well as per client address (429 with Retry-After).\n\n"
     "Every operation may answer 503 `service-unavailable` with Retry-After when a dependency is down."
 )
+# Deployed, the API is the API Gateway stage `api`; `make run` serves the same paths at the root.
+_SERVERS = [{"url": "/api", "description": "This host, under the API Gateway stage `api`"}]
+_TAGS = {
+    "Citizen login": "BankID login (QR / autostart or personnummer), the session and who is logged in",
+    "Inbox": "The citizen's messages and notices, and the log of staff who opened their records",
+    "Cases": "Citizens write to their clinic: new cases, replies and complaints",
+    "Attachments": "Files attached to cases, uploaded and read through pre-signed URLs",
+    "Settings": "The citizen's notification and privacy choices",
+    "Clinics": "Public search of clinics and the case types they accept",
+    "Staff": "Clinic staff answer, assign and close cases (staff JWT from the region's IdP)",
+    "Contact details": "Care systems read a citizen's contact details (machine JWT)",
+}
+_AUTHENTICATION = {
+    None: "Public: needs no authentication.",
+    "citizenSession": "Needs a citizen session: `Authorization: Bearer <token>` from `POST /auth/bankid/collect`.",
+    "staffJwt": "Needs a staff JWT from the region's IdP: `Authorization: Bearer <jwt>`.",
+    "careSystemJwt": "Needs a care system's machine JWT with scope `contact-details:read`.",
+}
+_IDEMPOTENT_TEXT = "Safe to retry with the same `Idempotency-Key`."
+_PARAMETERS = {
+    "cid": "`me`, or a citizen's id: `citizenId` from `GET /me` or one of its `actingFor` (a child)",
+    "itemId": "An inbox item's id",
+    "caseId": "A case's id",
+    "attachmentId": "An attachment's id",
+    "clinicId": "A clinic's id",
+    "caseTypeId": "A case type's id within the clinic",
+    "cursor": "The `nextCursor` of the previous page; omitted for the first page",
+    "disposition": "`attachment` to download the file; anything else shows it inline",
+    "q": "Part of the clinic's name",
+    "status": "Which cases: `open` (default), `closed` or `overdue`",
+}
+
+
+def _description(op: Operation) -> str:
+    parts = [op.summary.rstrip(".") + ".", _AUTHENTICATION[op.security]]
+    if op.idempotent:
+        parts.append(_IDEMPOTENT_TEXT)
+    return "\n\n".join(parts)
+
+
+def _parameter(name: str, where: str, required: bool, max_length: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": _PARAMETERS[name],
+        "schema": {"type": "string", "maxLength": max_length},
+    }
 
 
 def document() -> dict[str, Any]:
@@ -177,18 +228,13 @@ def document() -> dict[str, Any]:
     for op in sorted(OPERATIONS, key=lambda o: (o.path, o.method)):
         entry: dict[str, Any] = {
             "summary": op.summary,
+            "description": _description(op),
             "tags": [op.tag],
             "operationId": op.method.lower() + "_" + re.sub(r"[^A-Za-z0-9]+", "_", op.path).strip("_"),
             "responses": {},
         }
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
-            for name in _PARAM.findall(op.path)
-        ]
-        parameters += [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
-            for name in op.query
-        ]
+        parameters = [_parameter(name, "path", True, 128) for name in _PARAM.findall(op.path)]
+        parameters += [_parameter(name, "query", False, 200) for name in op.query]
         if op.idempotent:
             parameters.append(_IDEMPOTENCY_KEY)
         if parameters:
@@ -212,16 +258,23 @@ def document() -> dict[str, Any]:
                 described["headers"] = _RETRY_AFTER
             entry["responses"][str(status)] = described
         entry["responses"]["4XX"] = {"description": "Problem (RFC 9457)", "content": problem}
-        if op.security:
-            entry["security"] = [{op.security: []}]
+        # An empty list says "public" outright (linters and generated clients read a missing one as unknown).
+        entry["security"] = [{op.security: []}] if op.security else []
         paths.setdefault(op.path, {})[op.method.lower()] = entry
+    undescribed = {op.tag for op in OPERATIONS} - set(_TAGS)
+    if undescribed:
+        raise ValueError(f"give each tag a description in _TAGS: {sorted(undescribed)}")
+    used = {op.tag for op in OPERATIONS}
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "1177-style e-services API",
+            "title": TITLE,
             "version": "1.0.0",
             "description": _DESCRIPTION,
+            "contact": {"name": "E-services team"},
         },
+        "servers": _SERVERS,
+        "tags": [{"name": name, "description": text} for name, text in _TAGS.items() if name in used],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},
     }

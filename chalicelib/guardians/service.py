@@ -37,6 +37,17 @@ def proxy_eligible(guardian: Person, child: Person, clock: Clock) -> bool:
     return parse(child.personnummer).age_on(today) < PROXY_AGE_LIMIT
 
 
+def may_act_for(guardian: Account | None, child: Account, *, register: PopulationRegister, clock: Clock) -> bool:
+    """May the holder of `guardian` act for `child` right now (R-31, R-32, R-33)? The register decides
+    (custody, age under 13, no protected identity), and the guardian's own account must be open."""
+    if guardian is None or guardian.locked or not guardian.active:
+        return False
+    child_person, guardian_person = register.find(child.personnummer), register.find(guardian.personnummer)
+    if child_person is None or guardian_person is None:
+        return False
+    return proxy_eligible(guardian_person, child_person, clock)
+
+
 def acting_for(
     guardian: Person, guardian_citizen_id: str, *, register: PopulationRegister, clock: Clock
 ) -> list[ProxyLink]:

@@ -1,4 +1,5 @@
-"""The citizen's inbox: a page of items (one Query), and one item with its thread (marks it read)."""
+"""The citizen's inbox: a page of items (one Query), and one item with its case thread and files (marks it
+read). The read side sits above cases and attachments and asks them."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ else:
     cases = lazy_module("chalicelib.cases.service")
 
 bp = Blueprint(__name__)
-MODELS = "chalicelib.cases.models"
+MODELS = "chalicelib.inbox.schemas"
 
 
 @documented(
@@ -73,16 +74,12 @@ def _attachment_infos(ids: list[str]) -> list[dict[str, Any]]:
         return []
     from chalicelib.attachments import service as attachments
 
-    infos = []
-    for attachment_id in ids:
-        found = attachments.get(attachment_id, clock=system_clock)
-        if found is not None:
-            infos.append(
-                {
-                    "attachmentId": found.attachment_id,
-                    "fileName": found.file_name,
-                    "contentType": found.content_type,
-                    "size": found.size,
-                }
-            )
-    return infos
+    return [
+        {
+            "attachmentId": found.attachment_id,
+            "fileName": found.file_name,
+            "contentType": found.content_type,
+            "size": found.size,
+        }
+        for found in attachments.get_many(ids, clock=system_clock)
+    ]

@@ -39,9 +39,16 @@ SAFETY_S = 5.0  # stop waiting for the rate limit this long before the function 
 
 @bp.lambda_function(name="inbox_events")
 def inbox_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Queues the batch's arrivals together (ten per SendMessageBatch), then reports through Powertools'
+    batch processor: streams are ordered and Lambda retries from the first failed record, so that record
+    and every later one are reported (a second message for an arrival claims nothing)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     from chalicelib.notifications import repository
 
-    records = event.get("Records", [])
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
     arrivals: list[tuple[int, dict[str, str]]] = []  # (record index, message)
     for index, record in enumerate(records):
         found = service.arrival(record)
@@ -49,18 +56,26 @@ def inbox_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
             citizen_id, item_id, arrival_id = found
             arrivals.append((index, {"citizenId": citizen_id, "itemId": item_id, "arrivalId": arrival_id}))
     failed = repository.enqueue([message for _, message in arrivals]) if arrivals else []
-    failures = []
+    retry_from = arrivals[failed[0]][0] if failed else len(records)
+    again = {r["dynamodb"]["SequenceNumber"] for r in records[retry_from:]}
     if failed:
-        # Streams are ordered: Lambda retries from the first failed record (those after it again too;
-        # a second message for an arrival claims nothing).
-        first = records[arrivals[failed[0]][0]]
-        logger.error("queueing arrivals failed", extra={"sequence": first["dynamodb"]["SequenceNumber"]})
-        failures.append({"itemIdentifier": first["dynamodb"]["SequenceNumber"]})
+        logger.error("queueing arrivals failed", extra={"sequence": records[retry_from]["dynamodb"]["SequenceNumber"]})
+
+    def handle(record: Any) -> None:
+        if record.dynamodb.sequence_number in again:
+            raise ArrivalNotQueued(record.dynamodb.sequence_number)
+
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
     queued = len(arrivals) - len(failed)
     if queued:
         metrics.add_metric(name="ArrivalsQueued", unit="Count", value=queued)
         metrics.flush_metrics()
-    return {"batchItemFailures": failures}
+    return dict(result)
+
+
+class ArrivalNotQueued(Exception):
+    """This record (or an earlier one in the shard) was not queued: Lambda hands it over again."""
 
 
 def _budget(context: Any) -> Callable[[], float] | None:

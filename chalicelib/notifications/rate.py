@@ -1,17 +1,19 @@
 """The provider rate limit: a token bucket per process, shared by the sender's threads.
 
 `NOTIFICATION_SEND_RATE_PER_S` (default 4) provider calls per second per process, bursts up to one
-second's worth. The queue consumer's MaximumConcurrency (infra/definitions.py) caps the processes, so
+second's worth. The queue consumer's MaximumConcurrency (infra/functions.py) caps the processes, so
 the account-wide rate is at most concurrency × rate: keep that under the SNS SMS and SES sending quotas
 (docs/architecture.md, Delivery guarantees).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
+
+from chalicelib.core.config import settings
+from chalicelib.core.process import process_wide
 
 ENV = "NOTIFICATION_SEND_RATE_PER_S"
 DEFAULT_RATE_PER_S = 4.0
@@ -59,26 +61,12 @@ class TokenBucket:
         return ready
 
 
-_bucket: TokenBucket | None = None
-_bucket_lock = threading.Lock()
-
-
 def configured_rate() -> float:
-    raw = os.environ.get(ENV, "").strip()
-    return float(raw) if raw else DEFAULT_RATE_PER_S
+    configured = settings().notification_send_rate_per_s
+    return DEFAULT_RATE_PER_S if configured is None else configured
 
 
+@process_wide
 def limiter() -> TokenBucket:
-    """The process's bucket, built on first use from the environment."""
-    global _bucket  # noqa: PLW0603 - one bucket per process is the point
-    with _bucket_lock:
-        if _bucket is None:
-            _bucket = TokenBucket(configured_rate())
-        return _bucket
-
-
-def reset() -> None:
-    """Forget the bucket (tests and tools that change the rate)."""
-    global _bucket  # noqa: PLW0603
-    with _bucket_lock:
-        _bucket = None
+    """The process's bucket, built on first use from the settings (`core.process.reset()` forgets it)."""
+    return TokenBucket(configured_rate())

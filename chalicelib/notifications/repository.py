@@ -9,53 +9,26 @@ the SNS/SES message id.) Items hold ids and statuses only: never a phone number,
 from __future__ import annotations
 
 import json
-import os
-import threading
 from typing import Any
 
-from chalicelib.core import dynamo
+from chalicelib.core import clients, dynamo
 from chalicelib.core.config import settings
+from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.process import process_wide
 
 SORT_KEY = "NOTIFICATION"
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()  # boto3's default session is not safe to build clients from in parallel
-
-
-def _client(service: Any) -> Any:
-    """One client per service and process, created on first use (cold start)."""
-    with _clients_lock:
-        if service not in _clients:
-            import boto3
-            from botocore.config import Config
-
-            # No SDK retries for the providers: a throttled send is retried through the queue. A
-            # connection per sender thread.
-            _clients[service] = boto3.client(
-                service,
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 1},
-                    connect_timeout=2,
-                    read_timeout=5,
-                    max_pool_connections=16,
-                ),
-            )
-        return _clients[service]
 
 
 def sns() -> Any:
-    return _client("sns")
+    return clients.provider("sns")
 
 
 def ses() -> Any:
-    return _client("ses")
+    return clients.provider("ses")
 
 
 def sqs() -> Any:
-    return _client("sqs")
-
-
-def reset_clients() -> None:
-    _clients.clear()
+    return clients.provider("sqs")
 
 
 def key(notification_id: str) -> dict[str, Any]:
@@ -154,23 +127,11 @@ def give_up(notification_id: str, seen_marker: str, at: str, reason: str) -> boo
 
 def put_final(items: list[dict[str, Any]], *, sleep: Any = None) -> None:
     """Whole notification items (after the provider call: provider id, sent time, no lease, no due
-    marker), one BatchWriteItem per 25. Unprocessed items are written again with backoff; raises
-    rather than leave one unwritten."""
-    import random
-    import time
-
-    pause = sleep or time.sleep
-    table = settings().main_table
-    for start in range(0, len(items), 25):
-        pending: list[Any] = [{"PutRequest": {"Item": dynamo.to_item(stored(i))}} for i in items[start : start + 25]]
-        for attempt in range(8):
-            response = dynamo.client().batch_write_item(RequestItems={table: pending})
-            pending = (response.get("UnprocessedItems") or {}).get(table, [])
-            if not pending:
-                break
-            pause(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
-        if pending:
-            raise RuntimeError(f"{len(pending)} notification items were not written")
+    marker), 25 per BatchWriteItem; unprocessed ones are written again (`core.dynamo.batch_write`
+    raises rather than leave one unwritten)."""
+    dynamo.batch_write(
+        settings().main_table, [{"PutRequest": {"Item": dynamo.to_item(stored(i))}} for i in items], sleep=sleep
+    )
 
 
 def set_status(notification_id: str, status: str, at: str, *, reason: str | None = None) -> bool:
@@ -184,7 +145,7 @@ def set_status(notification_id: str, status: str, at: str, *, reason: str | None
 def due_items(shard: int, before: str, limit: int, page_size: int = 100) -> list[dict[str, Any]]:
     """Items whose notification due marker in `shard` is before `before` (ISO): range Queries of the
     sparse due index, oldest first, at most `limit` of them."""
-    from chalicelib.notifications import due
+    from chalicelib.arrivals import due
 
     found: list[dict[str, Any]] = []
     request: dict[str, Any] = {
@@ -219,7 +180,9 @@ def enqueue(bodies: list[dict[str, Any]]) -> list[int]:
     indexes of the bodies that were not queued (a failed entry, or a failed call for its ten)."""
     from chalicelib.core.observability import logger
 
-    url = os.environ["NOTIFICATIONS_QUEUE"]
+    url = settings().notifications_queue
+    if not url:
+        raise ConfigurationError("NOTIFICATIONS_QUEUE is not set")
     queue_url = url if url.startswith("http") else _queue_url(url)  # locally the env var holds the name
     failed: list[int] = []
     for start in range(0, len(bodies), 10):
@@ -237,10 +200,6 @@ def enqueue(bodies: list[dict[str, Any]]) -> list[int]:
     return sorted(failed)
 
 
-_queue_urls: dict[str, str] = {}
-
-
+@process_wide
 def _queue_url(name: str) -> str:
-    if name not in _queue_urls:
-        _queue_urls[name] = sqs().get_queue_url(QueueName=name)["QueueUrl"]
-    return _queue_urls[name]
+    return str(sqs().get_queue_url(QueueName=name)["QueueUrl"])

@@ -24,7 +24,6 @@ lease ran out (conditional UpdateItem): the provider refused for now, or the sen
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,12 +31,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.accounts import repository as accounts
+from chalicelib.arrivals import due
+from chalicelib.arrivals import repository as inbox
 from chalicelib.core import dynamo
 from chalicelib.core.clock import Clock, iso
 from chalicelib.core.config import settings as config
 from chalicelib.core.observability import logger
-from chalicelib.inbox import repository as inbox
-from chalicelib.notifications import due, rate, repository, service
+from chalicelib.core.process import process_wide
+from chalicelib.notifications import rate, repository, service
 from chalicelib.settings import repository as settings_repository
 from chalicelib.settings.rules import Settings
 
@@ -151,17 +152,10 @@ def citizen_keys(citizen_id: str) -> list[dict[str, Any]]:
     return [accounts.account_key(citizen_id), settings_repository.settings_key(citizen_id)]
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
+@process_wide
 def _executor() -> ThreadPoolExecutor:
     """The process's sender threads (kept across invocations of a warm function)."""
-    global _pool  # noqa: PLW0603 - one pool per process is the point
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="sender")
-        return _pool
+    return ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="sender")
 
 
 def _parallel(work: Callable[[T], R], items: list[T]) -> list[R | Exception]:

@@ -21,9 +21,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from chalicelib.arrivals import due
 from chalicelib.core.clock import Clock, epoch_seconds, iso
+from chalicelib.core.config import settings
 from chalicelib.core.observability import logger
-from chalicelib.notifications import due, repository, text
+from chalicelib.notifications import repository, text
 from chalicelib.notifications.models import Notification, notification_id
 
 if TYPE_CHECKING:
@@ -119,19 +121,12 @@ def refusal(account: Account | None) -> str | None:
 
 
 def guardian_may_act(child: Account, guardian: Account | None, clock: Clock) -> bool:
-    """A guardian target is notified only while the guardian may still act for the child (R-31, R-32,
-    R-33): the register decides (custody, age under 13, no protected identity), and the guardian's own
-    account must be open."""
-    from chalicelib.guardians.service import proxy_eligible
+    """A guardian target is notified only while the guardian may still act for the child: `guardians`
+    decides (R-31, R-32, R-33)."""
+    from chalicelib.guardians import service as guardians
     from chalicelib.population.port import population_register
 
-    if guardian is None or guardian.locked or not guardian.active:
-        return False
-    register = population_register()
-    child_person, guardian_person = register.find(child.personnummer), register.find(guardian.personnummer)
-    if child_person is None or guardian_person is None:
-        return False
-    return proxy_eligible(guardian_person, child_person, clock)
+    return guardians.may_act_for(guardian, child, register=population_register(), clock=clock)
 
 
 def guardian_id(recipient: str) -> str | None:
@@ -180,8 +175,6 @@ def sent_values(provider_message_id: str, now: datetime) -> dict[str, str]:
 
 def deliver(channel: str, contact: str) -> str:
     """Hands the message to the provider; returns the provider's message id."""
-    import os
-
     if channel == "sms":
         response = repository.sns().publish(
             PhoneNumber=contact,
@@ -192,16 +185,17 @@ def deliver(channel: str, contact: str) -> str:
             },
         )
         return str(response["MessageId"])
+    config = settings()
     request: dict[str, Any] = {
-        "Source": os.environ.get("NOTIFICATION_FROM_EMAIL") or text.DEFAULT_FROM_EMAIL,
+        "Source": config.notification_from_email or text.DEFAULT_FROM_EMAIL,
         "Destination": {"ToAddresses": [contact]},
         "Message": {
             "Subject": {"Data": text.EMAIL_SUBJECT, "Charset": "UTF-8"},
             "Body": {"Text": {"Data": text.EMAIL_BODY, "Charset": "UTF-8"}},
         },
     }
-    if os.environ.get("SES_CONFIGURATION_SET"):
-        request["ConfigurationSetName"] = os.environ["SES_CONFIGURATION_SET"]
+    if config.ses_configuration_set:
+        request["ConfigurationSetName"] = config.ses_configuration_set
     return str(repository.ses().send_email(**request)["MessageId"])
 
 

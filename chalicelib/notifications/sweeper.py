@@ -20,10 +20,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.arrivals import due
+from chalicelib.arrivals import repository as inbox
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import logger
-from chalicelib.inbox import repository as inbox
-from chalicelib.notifications import due, repository, service
+from chalicelib.notifications import repository, service
 
 MAX_SWEEPS = 5
 RETRY_AFTER = timedelta(minutes=10)  # a re-queued item is due again this much later

@@ -7,11 +7,11 @@ only from here (R-02).
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Protocol
 
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError
+from chalicelib.core.process import process_wide
 from chalicelib.population.models import Person
 
 
@@ -25,7 +25,7 @@ class PopulationRegister(Protocol):
         ...
 
 
-@cache
+@process_wide
 def population_register() -> PopulationRegister:
     config = settings()
     if config.population_register_url:

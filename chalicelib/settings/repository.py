@@ -1,53 +1,63 @@
-"""Keys and DynamoDB calls for settings.
+"""Keys, item shape and DynamoDB calls for settings.
 
 CITIZEN#<citizen id> / SETTINGS → the citizen's settings, `version` for optimistic concurrency
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.core import dynamo
+from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.config import settings as config
+from chalicelib.settings.rules import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.core.unit_of_work import UnitOfWork
 
 
 def settings_key(citizen_id: str) -> dict[str, Any]:
+    """The settings' key: the notification sender reads it with the account (one BatchGetItem)."""
     return dynamo.key(f"CITIZEN#{citizen_id}", "SETTINGS")
 
 
+class SettingsRepository(Protocol):
+    def get(self, citizen_id: str) -> Settings:
+        """The citizen's settings; the defaults (version 0) when none are stored yet."""
+
+    def save(self, uow: UnitOfWork, citizen_id: str, settings: Settings, *, expected_version: int) -> None:
+        """Replace the settings if they are still at `expected_version` (0: none stored yet);
+        `VersionConflict` on commit otherwise."""
+
+
+class DynamoSettingsRepository:
+    def get(self, citizen_id: str) -> Settings:
+        return Settings.from_record(get(citizen_id))
+
+    def save(self, uow: UnitOfWork, citizen_id: str, settings: Settings, *, expected_version: int) -> None:
+        item = {
+            "pk": f"CITIZEN#{citizen_id}",
+            "sk": "SETTINGS",
+            "citizenId": citizen_id,
+            **settings.to_record(),
+            "version": expected_version + 1,
+        }
+        action: dict[str, Any] = {"TableName": config().main_table, "Item": dynamo.to_item(item)}
+        if expected_version == 0:
+            action["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            action["ConditionExpression"] = "version = :expected"
+            action["ExpressionAttributeValues"] = dynamo.values(expected=expected_version)
+        uow.add({"Put": action}, on_failed=VersionConflict)
+
+
+DYNAMO: SettingsRepository = DynamoSettingsRepository()
+
+
 def get(citizen_id: str) -> dict[str, Any] | None:
+    """The stored item as it is (operators and tests look at `version`); services use `DYNAMO.get`."""
     response = dynamo.client().get_item(
         TableName=config().main_table, Key=settings_key(citizen_id), ConsistentRead=True
     )
     item = response.get("Item")
     return dynamo.from_item(item) if item else None
-
-
-def put_action(citizen_id: str, record: dict[str, Any], expected_version: int) -> dict[str, Any]:
-    """Replace the item if it is still at `expected_version` (0: it must not exist yet)."""
-    item = {
-        "pk": f"CITIZEN#{citizen_id}",
-        "sk": "SETTINGS",
-        "citizenId": citizen_id,
-        **record,
-        "version": expected_version + 1,
-    }
-    action: dict[str, Any] = {"TableName": config().main_table, "Item": dynamo.to_item(item)}
-    if expected_version == 0:
-        action["ConditionExpression"] = "attribute_not_exists(pk)"
-    else:
-        action["ConditionExpression"] = "version = :expected"
-        action["ExpressionAttributeValues"] = dynamo.values(expected=expected_version)
-    return {"Put": action}
-
-
-def put(citizen_id: str, record: dict[str, Any], expected_version: int) -> bool:
-    """The conditional put on its own; False when someone changed the settings meanwhile."""
-    action = put_action(citizen_id, record, expected_version)["Put"]
-    try:
-        dynamo.client().put_item(**action)
-    except Exception as error:
-        if dynamo.is_condition_failure(error):
-            return False
-        raise
-    return True

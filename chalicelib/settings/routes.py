@@ -20,7 +20,7 @@ else:
 
 bp = Blueprint(__name__)
 TAG = "Settings"
-MODELS = "chalicelib.settings.models"
+MODELS = "chalicelib.settings.schemas"
 
 
 @documented(
@@ -53,7 +53,7 @@ def get_settings(cid: str) -> Response:
     idempotent=True,
 )
 def patch_settings(cid: str) -> Response:
-    from chalicelib.settings import models
+    from chalicelib.settings import schemas as models
 
     subject = callers.subject(bp.current_request, cid)
     body = parse_body(bp.current_request, models.SettingsPatch)
@@ -86,7 +86,7 @@ def patch_settings(cid: str) -> Response:
     problems=(401, 403, 404, 422),
 )
 def citizen_lookup() -> Response:
-    from chalicelib.settings import models
+    from chalicelib.settings import schemas as models
 
     staff = callers.staff(bp.current_request)
     body = parse_body(bp.current_request, models.CitizenLookupRequest)

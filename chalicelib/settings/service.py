@@ -13,16 +13,23 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from chalicelib.audit import service as audit
+from chalicelib.accounts import repository as accounts_repo
+from chalicelib.accounts import service as accounts
+from chalicelib.accounts.repository import AccountRepository
+from chalicelib.audit import repository as audit_repo
+from chalicelib.audit.models import AuditEntry, SupportRequest, citizen_subject, person_subject
+from chalicelib.audit.repository import AuditLog
 from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
+from chalicelib.core.concurrency import VersionConflict, retrying
 from chalicelib.core.errors import Conflict, Forbidden, Problem
 from chalicelib.core.personal_number import lookup_key
+from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.settings import repository, rules
+from chalicelib.settings.repository import SettingsRepository
 from chalicelib.settings.rules import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.accounts.service import SupportRequest
     from chalicelib.guardians.service import Subject
     from chalicelib.population.port import PopulationRegister
     from chalicelib.staff.identity import StaffPrincipal
@@ -37,16 +44,18 @@ DELIVERY_STATUSES: frozenset[str] = frozenset(
 SELF = "self"
 GUARDIAN_PREFIX = "guardian:"
 MAX_ATTEMPTS = 3
+DYNAMO = repository.DYNAMO
+NewUow = Callable[[], UnitOfWork]
 
 
-def load(citizen_id: str) -> Settings:
-    return Settings.from_record(repository.get(citizen_id))
+def load(citizen_id: str, *, repo: SettingsRepository = DYNAMO) -> Settings:
+    return repo.get(citizen_id)
 
 
 # ---------------------------------------------------------------- writing
 
 
-AuditFor = Callable[[list[str]], "audit.AuditEntry"]
+AuditFor = Callable[[list[str]], AuditEntry]
 Decide = Callable[[Settings], tuple[Settings, list[str]]]
 
 
@@ -56,33 +65,40 @@ def _commit(
     audit_for: AuditFor | None,
     clock: Clock,
     guard: idempotency.Guard | None = None,
+    *,
+    repo: SettingsRepository,
+    log: AuditLog,
+    new_uow: NewUow,
 ) -> tuple[Settings, list[str]]:
     """Read, decide, write with a version check (and the audit entry, and the Idempotency-Key guard);
     retried on a concurrent change. A rule broken by `decide` raises before anything is written."""
-    for _ in range(MAX_ATTEMPTS):
-        current = load(citizen_id)
+
+    def attempt() -> tuple[Settings, list[str]]:
+        current = repo.get(citizen_id)
         new, changed = decide(current)
         if new == current:
             return current, []
         stamped = replace(new, updated_at=iso(clock()))
+        uow = new_uow()
+        idempotency.add_guard(uow, guard, {}, epoch_seconds(clock()))
+        repo.save(uow, citizen_id, stamped, expected_version=current.version)
+        if audit_for is not None:
+            log.append(uow, audit_for(changed))
         try:
-            if audit_for is None:
-                if not repository.put(citizen_id, stamped.to_record(), current.version):
-                    continue
-            else:
-                put = repository.put_action(citizen_id, stamped.to_record(), current.version)
-                now_epoch = epoch_seconds(clock())
-                dynamo.transact_write(
-                    idempotency.with_guard(guard, {}, [put, audit.append_action(audit_for(changed))], now_epoch)
-                )
+            uow.commit()
+        except idempotency.LostRace:
+            return repo.get(citizen_id), []  # the same key won meanwhile: its change is what stands
         except dynamo.TransactionConflict as conflict:
-            if idempotency.lost_race(guard, conflict, epoch_seconds(clock())) is not None:
-                return load(citizen_id), []  # the same key won meanwhile: its change is what stands
-            if not conflict.failed(1 if guard else 0) and not dynamo.is_unavailable(conflict):
-                raise
-            continue
+            if dynamo.is_unavailable(conflict):
+                raise VersionConflict from conflict  # cancelled by a concurrent transaction: read again
+            raise
         return replace(stamped, version=current.version + 1), changed
-    raise Conflict("Inställningarna ändrades samtidigt. Försök igen.", code="concurrent-change")
+
+    return retrying(
+        attempt,
+        conflict=Conflict("Inställningarna ändrades samtidigt. Försök igen.", code="concurrent-change"),
+        attempts=MAX_ATTEMPTS,
+    )
 
 
 def _problems_out(problems: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -117,8 +133,8 @@ def view(settings: Settings, *, guardian_citizen_id: str | None = None) -> dict[
     return out
 
 
-def get_for(subject: Subject) -> dict[str, Any]:
-    return view(load(subject.citizen_id), guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
+def get_for(subject: Subject, *, repo: SettingsRepository = DYNAMO) -> dict[str, Any]:
+    return view(repo.get(subject.citizen_id), guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
 
 
 def change(
@@ -128,6 +144,9 @@ def change(
     guardian_contact: Mapping[str, Any] | None = None,
     clock: Clock,
     idempotency_key: str | None = None,
+    repo: SettingsRepository = DYNAMO,
+    log: AuditLog = audit_repo.DYNAMO,
+    new_uow: NewUow = UnitOfWork,
 ) -> dict[str, Any]:
     """PATCH /citizens/{cid}/settings by the citizen, or by a guardian acting for a child under 13.
     A retry with the same Idempotency-Key writes nothing and answers the settings as they are (the first
@@ -138,7 +157,7 @@ def change(
         {"changes": changes, "guardianContact": guardian_contact},
     )
     if idempotency.replayed(guard, epoch_seconds(clock())) is not None:
-        return get_for(subject)
+        return get_for(subject, repo=repo)
     if guardian_contact is not None and not subject.proxy:
         raise rules.RuleBroken(
             "Kontaktuppgifter för vårdnadshavare anges under barnets inställningar.",
@@ -152,9 +171,9 @@ def change(
             changed = changed + more
         return new, changed
 
-    def entry(changed: list[str]) -> audit.AuditEntry:
-        return audit.AuditEntry(
-            subject=audit.citizen_subject(subject.citizen_id),
+    def entry(changed: list[str]) -> AuditEntry:
+        return AuditEntry(
+            subject=citizen_subject(subject.citizen_id),
             action="settings.change",
             actor_kind="citizen",
             actor=subject.actor_citizen_id,
@@ -162,41 +181,42 @@ def change(
             details={"fields": changed, "proxy": subject.proxy},
         )
 
-    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard)
+    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard, repo=repo, log=log, new_uow=new_uow)
     return view(new, guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
 
 
 def change_by_support(
-    personnummer: str, changes: Mapping[str, Any], *, request: SupportRequest, clock: Clock
+    personnummer: str,
+    changes: Mapping[str, Any],
+    *,
+    request: SupportRequest,
+    clock: Clock,
+    repo: SettingsRepository = DYNAMO,
+    log: AuditLog = audit_repo.DYNAMO,
+    account_repo: AccountRepository = accounts_repo.DYNAMO,
+    new_uow: NewUow = UnitOfWork,
 ) -> tuple[str, dict[str, Any]]:
     """R-15: the support desk changes a citizen's settings under a ticket. Same rules as the citizen's
     own change; refusals are audited too (outcome `refused:<code>`). Returns (citizen id, settings)."""
-    from chalicelib.accounts import service as accounts
-
     action = "settings.change"
 
     def refuse(subject: str, problem: Problem) -> None:
-        audit.support_desk_refusal(
-            subject,
-            action,
-            actor=request.actor,
-            ticket_ref=request.ticket_ref,
-            region=request.region,
-            code=problem.code,
-            at=clock(),
-            details={"fields": sorted(changes)},
+        log.append_now(
+            AuditEntry.refusal(
+                subject, action, request, code=problem.code, at=clock(), details={"fields": sorted(changes)}
+            )
         )
 
-    account = accounts.find_by_personnummer(personnummer)
+    account = accounts.find_by_personnummer(personnummer, repo=account_repo)
     if account is None:
         problem = accounts.NoAccount("Personen har aldrig loggat in i e-tjänsterna och har inga inställningar.")
-        refuse(audit.person_subject(lookup_key(personnummer)), problem)
+        refuse(person_subject(lookup_key(personnummer)), problem)
         raise problem
     citizen_id = account.citizen_id
 
-    def entry(changed: list[str]) -> audit.AuditEntry:
-        return audit.AuditEntry(
-            subject=audit.citizen_subject(citizen_id),
+    def entry(changed: list[str]) -> AuditEntry:
+        return AuditEntry(
+            subject=citizen_subject(citizen_id),
             action=action,
             actor_kind="support-desk",
             actor=request.actor,
@@ -209,9 +229,17 @@ def change_by_support(
     try:
         if not changes:
             raise rules.RuleBroken("Ange minst en ändring i `changes`.", code="no-changes")
-        new, _ = _commit(citizen_id, lambda current: rules.apply(current, changes), entry, clock)
+        new, _ = _commit(
+            citizen_id,
+            lambda current: rules.apply(current, changes),
+            entry,
+            clock,
+            repo=repo,
+            log=log,
+            new_uow=new_uow,
+        )
     except Problem as problem:
-        refuse(audit.citizen_subject(citizen_id), problem)
+        refuse(citizen_subject(citizen_id), problem)
         raise
     return citizen_id, view(new)
 
@@ -226,10 +254,12 @@ def staff_lookup(
     clinic_id: str | None,
     register: PopulationRegister,
     clock: Clock,
+    repo: SettingsRepository = DYNAMO,
+    log: AuditLog = audit_repo.DYNAMO,
+    account_repo: AccountRepository = accounts_repo.DYNAMO,
 ) -> dict[str, Any]:
     """POST /staff/citizen-lookup: which notification method the citizen chose, and whether deliveries
     fail — never the number or the address. Read only; audited under the citizen (R-29)."""
-    from chalicelib.accounts import service as accounts
     from chalicelib.staff.identity import CASE_ROLES
 
     case_clinics = sorted({clinic for clinic, role in staff.roles if role in CASE_ROLES})
@@ -243,12 +273,12 @@ def staff_lookup(
         clinic_id = case_clinics[0]
     else:
         staff.require(clinic_id, *sorted(CASE_ROLES))
-    account = accounts.find_by_personnummer(personnummer)
+    account = accounts.find_by_personnummer(personnummer, repo=account_repo)
     person = register.find(personnummer)
-    settings = load(account.citizen_id) if account else Settings()
-    subject = audit.citizen_subject(account.citizen_id) if account else audit.person_subject(lookup_key(personnummer))
-    audit.append(
-        audit.AuditEntry(
+    settings = repo.get(account.citizen_id) if account else Settings()
+    subject = citizen_subject(account.citizen_id) if account else person_subject(lookup_key(personnummer))
+    log.append_now(
+        AuditEntry(
             subject=subject,
             action="read.citizen-lookup",
             actor_kind="staff",
@@ -314,12 +344,12 @@ def _check_channel(channel: str) -> None:
         raise ValueError("channel must be 'sms' or 'email'")
 
 
-def notification_targets(citizen_id: str) -> list[tuple[str, Channel]]:
+def notification_targets(citizen_id: str, *, repo: SettingsRepository = DYNAMO) -> list[tuple[str, Channel]]:
     """(recipient, channel) pairs to notify for a new inbox item of this citizen: ("self", ch) for each
     channel the citizen switched on and has a detail for; for a child, ("guardian:<guardianCitizenId>", ch)
     for each guardian entry with that detail filled in (R-33). Whether the guardian may still act for the
     child is NOT checked here (the caller decides)."""
-    return targets_in(load(citizen_id))
+    return targets_in(repo.get(citizen_id))
 
 
 def targets_in(settings: Settings) -> list[tuple[str, Channel]]:
@@ -335,9 +365,9 @@ def targets_in(settings: Settings) -> list[tuple[str, Channel]]:
     return targets
 
 
-def contact_for(citizen_id: str, recipient: str, channel: Channel) -> str | None:
+def contact_for(citizen_id: str, recipient: str, channel: Channel, *, repo: SettingsRepository = DYNAMO) -> str | None:
     """The current detail to send to (read at send time), or None if no longer wanted/present."""
-    return contact_in(load(citizen_id), recipient, channel)
+    return contact_in(repo.get(citizen_id), recipient, channel)
 
 
 def contact_in(settings: Settings, recipient: str, channel: Channel) -> str | None:
@@ -361,6 +391,8 @@ def record_delivery(
     at: datetime,
     notification_id: str,
     sent_to: str | None = None,
+    repo: SettingsRepository = DYNAMO,
+    new_uow: NewUow = UnitOfWork,
 ) -> None:
     """Stores lastDelivery; status "permanent-failure" for recipient "self" also sets
     deliveryProblems[channel] (kept until the citizen changes that detail). Statuses: created, sending,
@@ -396,4 +428,4 @@ def record_delivery(
             new = replace(new, delivery_problems={**current.delivery_problems, channel: record})
         return new, []
 
-    _commit(citizen_id, decide, None, system_clock)
+    _commit(citizen_id, decide, None, system_clock, repo=repo, log=audit_repo.DYNAMO, new_uow=new_uow)

@@ -9,11 +9,11 @@ one the token names, so `none`, a shared secret or a mismatched algorithm is a 4
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError, Forbidden, NotFound, ServiceUnavailable, Unauthenticated
+from chalicelib.core.process import process_wide
 
 Role = Literal["case-receiver", "case-handler", "clinic-admin"]
 ROLES: frozenset[str] = frozenset({"case-receiver", "case-handler", "clinic-admin"})
@@ -49,7 +49,7 @@ _ALGORITHM_FOR_KEY = {"RSAPublicKey": "RS256", "EllipticCurvePublicKey": "ES256"
 ALLOWED_ALGORITHMS = frozenset(_ALGORITHM_FOR_KEY.values())
 
 
-@cache
+@process_wide
 def _key() -> Any:
     config = settings()
     if config.staff_jwks_url:
@@ -65,10 +65,6 @@ def _key() -> Any:
             return serialization.load_pem_private_key(pem, password=None).public_key()
         return serialization.load_pem_public_key(pem)
     raise ConfigurationError("set STAFF_JWKS_URL or STAFF_JWT_KEY_PATH")
-
-
-def reset_key_cache() -> None:
-    _key.cache_clear()
 
 
 def _algorithm(key: Any) -> str | None:
@@ -135,5 +131,3 @@ def authenticate_staff(token: str) -> StaffPrincipal:
         if isinstance(r, dict) and r.get("role") in ROLES and isinstance(r.get("clinic"), str)
     )
     return StaffPrincipal(hsa_id=claims["hsaId"], name=str(claims.get("name") or claims["hsaId"]), roles=pairs)
-
-

@@ -14,35 +14,39 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import ManualArgs, lint
+from constructs import Construct
 
 from chalicelib.core import errors
+from infra.constructs.data import DataResources
+from infra.constructs.functions import wire_queue_consumer, wire_stream_consumer
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     BUCKETS,
-    OBJECT_CREATED_CONSUMERS,
-    QUEUE_CONSUMERS,
+    MAIN_TABLE,
     QUEUES,
-    SCHEDULES,
-    STREAM_CONSUMERS,
     TABLES,
     Bucket,
     Queue,
+    QueueConsumer,
+    StreamConsumer,
     Table,
     resource_name,
+)
+from infra.functions import (
+    BANKID_CERT_ARN_VAR,
+    FUNCTIONS,
+    HMAC_ARN_VAR,
+    OBJECT_CREATED_CONSUMERS,
+    QUEUE_CONSUMERS,
+    SCHEDULES,
+    STREAM_CONSUMERS,
 )
 from infra.stack import (
     API_THROTTLE,
     AUTH_START_THROTTLE,
-    BANKID_CERT_ARN_VAR,
     DEFAULT_BANKID_API_URL,
-    FUNCTIONS,
-    HMAC_ARN_VAR,
-    MAIN_TABLE,
     WAF_AUTH_RATE_LIMIT,
     WAF_AUTH_START_RATE_LIMIT,
-    DataResources,
-    wire_queue_consumer,
-    wire_stream_consumer,
 )
 
 pytestmark = pytest.mark.infrastructure
@@ -196,7 +200,9 @@ def render(value: Any) -> str:
 def attachments_bucket(t: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     name = f"{resource_name(STAGE, ATTACHMENTS_BUCKET.logical_id).lower()}-${{AWS::AccountId}}-{REGION}"
     found = [
-        (k, b) for k, b in resources(t, "AWS::S3::Bucket").items() if render(b["Properties"]["BucketName"]) == name
+        (k, b)
+        for k, b in resources(t, "AWS::S3::Bucket").items()
+        if "BucketName" in b["Properties"] and render(b["Properties"]["BucketName"]) == name
     ]
     assert len(found) == 1, "expected the attachments bucket, named by stage, account and region"
     return found[0]
@@ -277,7 +283,7 @@ def test_uploads_under_pending_invoke_attachment_uploaded(template_dict: dict[st
 
 @pytest.mark.parametrize("stage", ["a-much-too-long-stage-name", "Under_score"])
 def test_a_stage_that_makes_an_invalid_bucket_name_fails_synth(stage: str) -> None:
-    stack = cdk.Stack(cdk.App(), "Names", env=cdk.Environment(region=REGION))
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Names", env=cdk.Environment(region=REGION))
     with pytest.raises(ValueError, match="bucket name"):
         DataResources(stack, "Data", stage=stage, buckets=(ATTACHMENTS_BUCKET,))
 
@@ -411,7 +417,12 @@ def test_one_role_per_function_and_no_chalice_managed_policies(template_dict: di
     all_roles = resources(template_dict, "AWS::IAM::Role")
     # EventBridge Scheduler's invoker roles (one per schedule, lambda:InvokeFunction on one function).
     # SNS's SMS delivery status role (writes the two SMS delivery log groups, nothing else).
-    roles = {k: v for k, v in all_roles.items() if "SchedulerRole" not in k and "SmsDeliveryStatusRole" not in k}
+    # AWS Backup's role for the table backups (the service's managed backup policy, nothing else).
+    roles = {
+        k: v
+        for k, v in all_roles.items()
+        if "SchedulerRole" not in k and "SmsDeliveryStatusRole" not in k and not k.startswith("BackupPlanTablesRole")
+    }
     fn_roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(template_dict).values()]
     assert sorted(fn_roles) == sorted(roles)  # distinct, and no other role in the stack
     for role in roles.values():
@@ -516,7 +527,7 @@ def test_cfn_lint_finds_nothing(template_dict: dict[str, Any]) -> None:
 
 def test_future_queues_buckets_and_event_sources() -> None:
     """Queues/buckets added to definitions.py and stream/queue consumers, without Chalice."""
-    app = cdk.App()
+    app = cdk.App(context=CDK_CONTEXT)
     stack = cdk.Stack(app, "Future", env=cdk.Environment(region=REGION))
     queue = Queue("ExampleQueue", "EXAMPLE_QUEUE", max_receive_count=3)
     data = DataResources(
@@ -899,7 +910,7 @@ def test_stream_consumers_take_their_batch_size_from_definitions(template_dict: 
 
 
 def test_queue_consumer_concurrency_cap_and_its_range() -> None:
-    stack = cdk.Stack(cdk.App(), "Capped", env=cdk.Environment(region=REGION))
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Capped", env=cdk.Environment(region=REGION))
     queue = Queue("CappedQueue", "CAPPED_QUEUE")
     data = DataResources(stack, "Data", stage=STAGE, queues=(queue,), buckets=())
     role = cdk.aws_iam.Role(stack, "Role", assumed_by=cdk.aws_iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -1214,10 +1225,6 @@ def test_jobs_query_only_the_indexes_they_use(template_dict: dict[str, Any], nam
 def test_stream_consumers_are_invoked_only_for_the_records_they_handle(template_dict: dict[str, Any]) -> None:
     """Lambda event filtering from definitions.py: inbox_events only for inbox items with an arrival,
     case_retention only for deletions (the local pump applies the same patterns)."""
-    import json
-
-    from infra.definitions import STREAM_CONSUMERS
-
     mappings = {
         m["Properties"]["FunctionName"]: m["Properties"]
         for m in resources(template_dict, "AWS::Lambda::EventSourceMapping").values()
@@ -1230,3 +1237,156 @@ def test_stream_consumers_are_invoked_only_for_the_records_they_handle(template_
         assert props["BatchSize"] == consumer.batch_size
     inbox = mappings[resource_name(STAGE, "inbox_events")]["FilterCriteria"]["Filters"]
     assert "INBOX#" in inbox[0]["Pattern"] and "arrivalId" in inbox[0]["Pattern"]
+
+
+# --- the registry is what CDK wires (issue 8) -----------------------------------------------------
+
+
+def test_every_event_source_mapping_is_a_registry_consumer_with_its_batch_window_and_cap(
+    template_dict: dict[str, Any],
+) -> None:
+    """The local pump polls with these same consumers (local/pump.py imports them from the registry)."""
+    from local import pump
+
+    assert (pump.STREAM_CONSUMERS, pump.QUEUE_CONSUMERS) == (STREAM_CONSUMERS, QUEUE_CONSUMERS)
+    mappings = {
+        m["Properties"]["FunctionName"]: m["Properties"]
+        for m in resources(template_dict, "AWS::Lambda::EventSourceMapping").values()
+    }
+    consumers: list[StreamConsumer | QueueConsumer] = [*STREAM_CONSUMERS, *QUEUE_CONSUMERS]
+    assert sorted(mappings) == sorted(resource_name(STAGE, c.function) for c in consumers)
+    for consumer in consumers:
+        mapping = mappings[resource_name(STAGE, consumer.function)]
+        assert mapping["BatchSize"] == consumer.batch_size, consumer.function
+        assert mapping.get("MaximumBatchingWindowInSeconds", 0) == consumer.window_s, consumer.function
+        cap = getattr(consumer, "max_concurrency", None)
+        assert mapping.get("ScalingConfig") == ({"MaximumConcurrency": cap} if cap else None), consumer.function
+
+
+def test_each_registry_entry_has_its_trigger_memory_and_timeout(template_dict: dict[str, Any]) -> None:
+    from infra.functions import Console, DeliveryReports
+
+    async_targets = asynchronously_invoked(template_dict)
+    for name, function in FUNCTIONS.items():
+        props = function_named(template_dict, name)["Properties"]
+        assert (props["MemorySize"], props["Timeout"]) == (function.memory_mb, function.timeout_s), name
+        assert (name in async_targets) == function.invoked_asynchronously, name
+        if isinstance(function.trigger, Console | DeliveryReports):
+            assert not [
+                m
+                for m in resources(template_dict, "AWS::Lambda::EventSourceMapping").values()
+                if m["Properties"]["FunctionName"] == resource_name(STAGE, name)
+            ]
+
+
+# --- operations: dashboard and backups (issue 8) --------------------------------------------------
+
+
+def dashboard_body(t: Mapping[str, Any]) -> dict[str, Any]:
+    (dashboard,) = resources(t, "AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == f"e-services-{STAGE}"
+    body: dict[str, Any] = json.loads(render(dashboard["Properties"]["DashboardBody"]))
+    return body
+
+
+def dashboard_metrics(t: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], str]]:
+    """(namespace, metric, dimensions, statistic) of every metric the dashboard shows."""
+    found = []
+    for widget in dashboard_body(t)["widgets"]:
+        for line in widget.get("properties", {}).get("metrics", []):
+            *names, options = line
+            namespace, metric, *dims = names
+            found.append((namespace, metric, dict(zip(dims[::2], dims[1::2], strict=True)), options["stat"]))
+    return found
+
+
+def test_the_operators_dashboard_shows_the_api_notifications_queues_overdue_cases_and_throttles(
+    template_dict: dict[str, Any],
+) -> None:
+    shown = dashboard_metrics(template_dict)
+    api = {"ApiName": f"e-services-{STAGE}", "Stage": "api"}
+    for metric in ("Count", "4XXError", "5XXError"):
+        assert ("AWS/ApiGateway", metric, api, "Sum") in shown
+    assert ("AWS/ApiGateway", "Latency", api, "p99") in shown
+    service = {"service": "e-services"}
+    for metric in ("NotificationsSent", "NotificationDeliveryFailures", "NotificationsAbandoned", "ArrivalsQueued"):
+        assert ("EServices", metric, service, "Sum") in shown, metric
+    assert ("EServices", "OverdueCases", service, "Maximum") in shown
+    queues = {k: q["Properties"]["QueueName"] for k, q in resources(template_dict, "AWS::SQS::Queue").items()}
+    depth = {
+        render_queue(d["QueueName"], queues)
+        for ns, metric, d, _ in shown
+        if ns == "AWS/SQS" and metric == "ApproximateNumberOfMessagesVisible"
+    }
+    assert depth == {render_queue({"Fn::GetAtt": [k, "QueueName"]}, queues) for k in queues if "AccessLogs" not in k}
+    assert any(ns == "AWS/SQS" and metric == "ApproximateAgeOfOldestMessage" for ns, metric, _, _ in shown)
+    for name in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, {"FunctionName": resource_name(STAGE, name)}, "Sum") in shown
+
+
+def render_queue(value: Any, queues: Mapping[str, str]) -> str:
+    """A queue's name in a dashboard: a literal or `${Id.QueueName}`."""
+    text = value if isinstance(value, str) else render(value)
+    match = re.fullmatch(r"\$\{(\w+)\.QueueName\}", text)
+    return queues[match.group(1)] if match else text
+
+
+def test_tables_are_backed_up_daily_for_35_days_in_a_vault_encrypted_with_the_data_key(
+    template_dict: dict[str, Any],
+) -> None:
+    ((vault_id, vault),) = resources(template_dict, "AWS::Backup::BackupVault").items()
+    data_key = next(k for k in resources(template_dict, "AWS::KMS::Key") if k.startswith("DataDataKey"))
+    assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": [data_key, "Arn"]}
+    assert vault["DeletionPolicy"] == "Retain"
+    ((plan_id, plan),) = resources(template_dict, "AWS::Backup::BackupPlan").items()
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["TargetBackupVault"] == {"Fn::GetAtt": [vault_id, "BackupVaultName"]}
+    assert re.fullmatch(r"cron\(\d+ \d+ \* \* \? \*\)", rule["ScheduleExpression"])  # once a day
+    assert rule["Lifecycle"] == {"DeleteAfterDays": 35}
+    (selection,) = resources(template_dict, "AWS::Backup::BackupSelection").values()
+    assert selection["Properties"]["BackupPlanId"] == {"Fn::GetAtt": [plan_id, "BackupPlanId"]}
+    backed_up = selection["Properties"]["BackupSelection"]["Resources"]
+    assert sorted(backed_up, key=str) == sorted(
+        ({"Fn::GetAtt": [table_id(template_dict, t.logical_id), "Arn"]} for t in TABLES), key=str
+    )
+
+
+# The logical ids of the deployed stack's stateful resources: a changed id replaces the resource (a table
+# and its data would be gone; a named log group or queue fails to create). infra/constructs/__init__.py.
+KEPT_LOGICAL_IDS = {
+    "DataDataKeyCDD1A924",
+    "DataOpsKey154728E1",
+    "DataMainTable7D30227F",
+    "DataAuditTableD7A94F1A",
+    "DataIdempotencyTable36C198C8",
+    "DataNotificationsQueueF030DBE2",
+    "DataAttachmentsBucketF3BC0329",
+    "APIHandlerLogs63A3AFC4",
+    "APIHandlerRole96DAA1D3",
+    "SendNotificationsLogsEF7A0968",
+    "SesEventsTopic6E3F217C",
+    "NotificationsConfigurationSet228007DE",
+    "SmsDeliveryLogsCD9AB346",
+    "ApiAccessLogsE9DF007D",
+    "ApiWebAcl",
+    "RestAPI",
+    "APIHandler",
+}
+
+
+def test_the_split_into_constructs_kept_the_logical_ids(template_dict: dict[str, Any]) -> None:
+    assert set(template_dict["Resources"]) >= KEPT_LOGICAL_IDS
+
+
+def test_namespaces_reproduce_cdks_logical_ids() -> None:
+    """infra.constructs.logical_id is aws-cdk-lib's own algorithm: same ids for the same paths."""
+    from infra.constructs import logical_id
+
+    stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Ids")
+    paths = [("Data", "MainTable", "Resource"), ("Role", "DefaultPolicy", "Resource"), ("Single",), ("A", "Default")]
+    for path in paths:
+        scope: Any = stack
+        for part in path:
+            scope = cdk.CfnResource(scope, part, type="AWS::SQS::Queue") if part == path[-1] else Construct(scope, part)
+        assert logical_id(path) == stack.resolve(scope.logical_id), path

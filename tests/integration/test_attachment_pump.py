@@ -11,11 +11,13 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.attachments import repository, service
+from chalicelib.attachments import service
 from chalicelib.attachments.events import attachment_uploaded
 from chalicelib.attachments.models import Uploader
+from chalicelib.core import process
 from chalicelib.core.clock import system_clock
 from infra import definitions
+from infra.functions import OBJECT_CREATED_CONSUMERS
 from local import pump
 
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -23,9 +25,9 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 
 @pytest.fixture(autouse=True)
 def s3_for_this_stack(stack: Any) -> Iterator[None]:
-    repository.reset_client()
+    process.reset()
     yield
-    repository.reset_client()
+    process.reset()
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ def test_a_failing_function_is_invoked_three_times_then_given_up(bucket: str) ->
 
 
 def test_the_pump_checks_a_real_upload_with_the_wired_function(stack: Any) -> None:
-    (wiring,) = definitions.OBJECT_CREATED_CONSUMERS
+    (wiring,) = OBJECT_CREATED_CONSUMERS
     assert wiring.function == "attachment_uploaded" and wiring.prefix == "pending/"
     poller = pump.BucketPoller(os.environ[wiring.bucket.env_var], wiring, {"attachment_uploaded": attachment_uploaded})
     attachment, post = service.create_upload(

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.attachments import repository
 from chalicelib.attachments.models import Uploader
+from chalicelib.core import process
 from tests.integration.case_helpers import CLINIC, HANDLER, OTHER_STAFF, RECEIVER, staff_token, start_case
 from tests.integration.test_attachments import checked
 from tests.support import pnr
@@ -17,7 +17,7 @@ from tests.support import pnr
 
 @pytest.fixture(autouse=True)
 def s3_client_for_this_stack(stack: Any) -> None:
-    repository.reset_client()
+    process.reset()
 
 
 def _cases() -> int:

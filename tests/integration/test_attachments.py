@@ -14,10 +14,10 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.attachments import repository, service
+from chalicelib.attachments import repository, service, storage
 from chalicelib.attachments.events import attachment_uploaded
 from chalicelib.attachments.models import Attachment, Uploader
-from chalicelib.core import dynamo
+from chalicelib.core import dynamo, process
 from chalicelib.core.clock import epoch_seconds, fixed_clock, system_clock
 from chalicelib.core.config import settings
 from chalicelib.core.errors import Conflict, InvalidInput, NotFound
@@ -36,9 +36,9 @@ DOCTOR = Uploader("staff", "SE2321000016-DOCTOR", clinic_id="SE2321000016-CLIN1"
 
 @pytest.fixture(autouse=True)
 def s3_for_this_stack(stack: Any) -> Iterator[None]:
-    repository.reset_client()  # the stack's endpoint, whatever an earlier test used
+    process.reset()  # the stack's endpoint, whatever an earlier test used
     yield
-    repository.reset_client()
+    process.reset()
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def upload(post: dict[str, Any], data: bytes, file_name: str = "fil.pdf") -> req
 
 def deliver(s3: Any, attachment_id: str) -> dict[str, int]:
     """Invoke the function as S3 does after a POST upload (the pump's event builder: S3's exact shape)."""
-    key = repository.pending_key(attachment_id)
+    key = storage.pending_key(attachment_id)
     head = s3.head_object(Bucket=bucket(), Key=key)
     event = pump.s3_object_created_event(
         bucket(),
@@ -168,7 +168,7 @@ def test_presigned_post_upload_of_a_real_pdf_is_checked_and_moved_to_files(s3: A
 def test_a_redelivered_event_changes_nothing(s3: Any) -> None:
     attachment, post = service.create_upload(SARA, "a.pdf", "application/pdf", len(PDF), clock=system_clock)
     upload(post, PDF)
-    key = repository.pending_key(attachment.attachment_id)
+    key = storage.pending_key(attachment.attachment_id)
     head = s3.head_object(Bucket=bucket(), Key=key)
     event = pump.s3_object_created_event(
         bucket(), key, size=len(PDF), etag=head["ETag"], at=head["LastModified"], sequencer="01", configuration_id="c"
@@ -207,7 +207,7 @@ def test_an_upload_larger_than_declared_is_refused(s3: Any) -> None:
     oversize = PDF + b"%" * (101 - len(PDF))
     assert len(oversize) == 101
     response = upload(post, oversize)
-    key = repository.pending_key(attachment.attachment_id)
+    key = storage.pending_key(attachment.attachment_id)
     if response.status_code >= 400:  # real S3 (and stand-ins that enforce the policy)
         assert response.status_code in (400, 403)
         assert key not in keys(s3, "pending/")
@@ -228,8 +228,8 @@ def test_an_executable_named_pdf_is_rejected_and_deleted(s3: Any) -> None:
     assert item is not None
     assert (item["status"], item["rejectReason"]) == ("rejected", "unknown-type")
     assert "objectKey" not in item
-    assert repository.pending_key(attachment.attachment_id) not in keys(s3, "pending/")
-    assert repository.files_key(attachment.attachment_id) not in keys(s3, "files/")
+    assert storage.pending_key(attachment.attachment_id) not in keys(s3, "pending/")
+    assert storage.files_key(attachment.attachment_id) not in keys(s3, "files/")
     with pytest.raises(InvalidInput) as refused:
         service.attach_actions([attachment.attachment_id], SARA, case_id="case-1", message_id="m-1")
     assert refused.value.code == "attachment-rejected"
@@ -404,9 +404,9 @@ def test_delete_for_case_removes_files_and_records_of_that_case_only(s3: Any) ->
     )
     service.delete_for_case("case-1", [ours.attachment_id, theirs.attachment_id])
     assert stored_item(ours.attachment_id) is None
-    assert repository.files_key(ours.attachment_id) not in keys(s3, "files/")
+    assert storage.files_key(ours.attachment_id) not in keys(s3, "files/")
     assert stored_item(theirs.attachment_id) is not None
-    assert repository.files_key(theirs.attachment_id) in keys(s3, "files/")
+    assert storage.files_key(theirs.attachment_id) in keys(s3, "files/")
     service.delete_for_case("case-1", [ours.attachment_id])  # again: nothing left, no error
 
 
@@ -419,5 +419,5 @@ def test_files_of_attachments_never_attached_are_purged_once_their_record_expire
     assert service.purge_files(ids, clock=system_clock) == 0  # both live
     later = fixed_clock(datetime.now(UTC) + timedelta(hours=25))
     assert service.purge_files(ids, clock=later) == 1
-    assert repository.files_key(unattached.attachment_id) not in keys(s3, "files/")
-    assert repository.files_key(attached.attachment_id) in keys(s3, "files/")
+    assert storage.files_key(unattached.attachment_id) not in keys(s3, "files/")
+    assert storage.files_key(attached.attachment_id) in keys(s3, "files/")

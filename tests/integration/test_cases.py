@@ -227,6 +227,7 @@ def test_r27_complaints_never_anonymous_patient_board_with_location(api):
 def test_r20_overdue_cases_by_the_response_time_rule(api):
     from chalicelib.accounts import service as accounts
     from chalicelib.cases import service
+    from chalicelib.cases.staff_service import staff_list, staff_message
     from chalicelib.core.clock import fixed_clock
     from chalicelib.guardians.service import Subject
     from chalicelib.staff.identity import StaffPrincipal
@@ -246,13 +247,13 @@ def test_r20_overdue_cases_by_the_response_time_rule(api):
         clock=monday_morning,
     )
     staff = StaffPrincipal(HANDLER, "Per Lund", frozenset({(CLINIC, "case-handler")}))
-    before, _ = service.staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T10:59:00Z")))
-    after, _ = service.staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T11:01:00Z")))
+    before, _ = staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T10:59:00Z")))
+    after, _ = staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T11:01:00Z")))
     assert before == [] and [c["caseId"] for c in after] == [created.id] and after[0]["overdue"]
     from chalicelib.cases.events import count_overdue
 
     assert count_overdue({"time": "2026-11-23T11:01:00Z"}, None)["byClinic"][CLINIC] == 1
-    service.staff_message(
+    staff_message(
         staff,
         created.id,
         kind="answer",
@@ -261,7 +262,7 @@ def test_r20_overdue_cases_by_the_response_time_rule(api):
         idempotency_key=None,
         clock=fixed_clock(at("2026-11-23T11:30:00Z")),
     )
-    late, _ = service.staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T12:00:00Z")))
+    late, _ = staff_list(staff, CLINIC, "overdue", cursor=None, clock=fixed_clock(at("2026-11-23T12:00:00Z")))
     assert late == []  # answered: no longer overdue
 
 

@@ -96,7 +96,7 @@ def test_staff_answer_retried_with_the_same_key_is_stored_and_notified_once(api:
 
 
 def test_simultaneous_retries_with_one_key_store_one_message(api: Any) -> None:
-    from chalicelib.cases import service
+    from chalicelib.cases import staff_service as service
     from chalicelib.core.clock import system_clock
     from chalicelib.staff.identity import authenticate_staff
 
@@ -217,7 +217,7 @@ def test_the_same_support_desk_event_twice_is_carried_out_once(api: Any) -> None
 
 
 def test_concurrent_messages_on_one_case_all_succeed_once_each(api: Any) -> None:
-    from chalicelib.cases import service
+    from chalicelib.cases import staff_service as service
     from chalicelib.core.clock import system_clock
     from chalicelib.staff.identity import authenticate_staff
 

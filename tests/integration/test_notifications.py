@@ -68,13 +68,13 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> FakeSettings:
     (moto's /moto-api/data.json, which the dev CLI's `outbox` reads, fails once another test has deleted
     a bucket that held objects, so these tests record the calls that reach moto instead; the e2e test
     reads `outbox`.)"""
+    from chalicelib.core import process
     from chalicelib.notifications import rate, repository, service
 
     fake = FakeSettings()
     monkeypatch.setattr(service, "settings_port", lambda: fake)
     monkeypatch.setenv(rate.ENV, "1000")  # moto has no quota; the rate limit has its own test
-    rate.reset()
-    repository.reset_clients()
+    process.reset()  # the rate and the provider clients are process-wide
     SENT.clear()
     sns, ses = repository.sns(), repository.ses()
     real_publish, real_send_email = sns.publish, ses.send_email
@@ -418,7 +418,8 @@ def test_what_the_citizen_writes_notifies_nobody(api, settings, queue_url):
     assert queued(queue_url) == []
 
 
-def test_a_failing_record_is_reported_and_the_rest_of_the_batch_waits(api, settings, queue_url, monkeypatch):
+def test_a_failing_record_is_reported_and_the_rest_of_the_batch_waits(api, settings, queue_url, monkeypatch, request):
+    from chalicelib.core import process
     from chalicelib.notifications import service
 
     citizen = api.token_for(pnr("Sara"))
@@ -432,6 +433,8 @@ def test_a_failing_record_is_reported_and_the_rest_of_the_batch_waits(api, setti
 
     monkeypatch.setattr(service.repository, "sqs", DownQueue)
     monkeypatch.setitem(os.environ, "NOTIFICATIONS_QUEUE", "http://queue.invalid/notifications")
+    process.reset()  # the queue comes from settings(), read once per process
+    request.addfinalizer(process.reset)  # before monkeypatch puts the environment back
     result = inbox_events(arrivals)
     assert result == {"batchItemFailures": [{"itemIdentifier": arrivals[0]["dynamodb"]["SequenceNumber"]}]}
 
@@ -441,8 +444,9 @@ def test_a_failing_record_is_reported_and_the_rest_of_the_batch_waits(api, setti
 
 def due_markers() -> list[dict[str, Any]]:
     """Everything in the notification due index, whenever due (read by key, every shard)."""
+    from chalicelib.arrivals import due
     from chalicelib.core.clock import iso
-    from chalicelib.notifications import due, repository
+    from chalicelib.notifications import repository
 
     far = iso(datetime.now(UTC) + timedelta(days=1))
     return [item for shard in range(due.SHARDS) for item in repository.due_items(shard, far, 1000)]
@@ -478,8 +482,8 @@ class Calls:
 def arrive(citizen_id: str, number: int) -> dict[str, str]:
     """A message from care lands in the citizen's inbox (one transaction, as the API writes it); returns
     its arrival's queue message."""
+    from chalicelib.arrivals import service as inbox
     from chalicelib.core import dynamo
-    from chalicelib.inbox import service as inbox
 
     action = inbox.new_message_action(
         citizen_id, subject=f"Meddelande {number}", body="Hej", sender="Vårdcentralen", at=datetime.now(UTC)
@@ -628,12 +632,13 @@ class FakeTime:
 
 
 def test_concurrent_sends_keep_to_the_configured_rate(api, settings, monkeypatch):
+    from chalicelib.core import process
     from chalicelib.notifications import rate, repository
 
     settings.targets = [("self", "sms")]
     citizen_id = api.token_for(pnr("Sara")).split(".")[0]
     monkeypatch.setenv(rate.ENV, "5")
-    rate.reset()
+    process.reset()
     assert rate.limiter().rate == 5  # configuration
     clock = FakeTime()
     bucket = rate.TokenBucket(rate.configured_rate(), now=clock.now, wait_until=clock.wait_until)

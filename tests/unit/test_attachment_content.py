@@ -110,13 +110,13 @@ def test_content_disposition_is_safe_and_keeps_the_swedish_name() -> None:
 
 @pytest.fixture
 def no_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.attachments import repository
+    from chalicelib.attachments import repository, storage
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("nothing may be written for refused input")
 
     monkeypatch.setattr(repository, "put_new", refuse)
-    monkeypatch.setattr(repository, "presigned_post", refuse)
+    monkeypatch.setattr(storage, "presigned_post", refuse)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The local pump filters stream records with the same patterns Lambda's FilterCriteria gets from
-infra/definitions.py: a consumer sees locally exactly the records it would see in AWS."""
+infra/functions.py: a consumer sees locally exactly the records it would see in AWS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.definitions import STREAM_CONSUMERS
+from infra.functions import STREAM_CONSUMERS
 from local.event_filter import matches
 
 FILTERS = {c.function: c.filters for c in STREAM_CONSUMERS}

@@ -122,12 +122,51 @@ def test_the_token_bucket_gives_nothing_it_could_not_give_in_time() -> None:
 
 
 def test_the_rate_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.core import process
     from chalicelib.notifications import rate
 
     monkeypatch.setenv(rate.ENV, "12.5")
-    rate.reset()
+    process.reset()
     assert rate.limiter().rate == 12.5
     monkeypatch.delenv(rate.ENV)
-    rate.reset()
+    process.reset()
     assert rate.limiter().rate == rate.DEFAULT_RATE_PER_S
-    rate.reset()
+    process.reset()
+
+
+def _arrival_record(sequence: str, item_id: str) -> dict:
+    return {
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "SequenceNumber": sequence,
+            "Keys": {"pk": {"S": "CITIZEN#c1"}, "sk": {"S": f"INBOX#{item_id}"}},
+            "NewImage": {"arrivalId": {"S": f"arrival-{item_id}"}},
+        },
+    }
+
+
+def test_inbox_events_reports_the_first_unqueued_arrival_and_every_later_record(monkeypatch):
+    """R-11: an arrival that could not be queued comes again (streams are ordered: Lambda retries from the
+    first reported record); records before it are done."""
+    from chalicelib.notifications import events, repository
+
+    records = [
+        _arrival_record("100", "a"),
+        {"eventName": "REMOVE", "eventSource": "aws:dynamodb", "dynamodb": {"SequenceNumber": "101", "Keys": {}}},
+        _arrival_record("102", "b"),
+        _arrival_record("103", "c"),
+    ]
+    queued: list[list[dict]] = []
+
+    def enqueue(bodies: list[dict]) -> list[int]:
+        queued.append(bodies)
+        return [1]  # the second arrival (record 102) failed
+
+    monkeypatch.setattr(repository, "enqueue", enqueue)
+    result = events.inbox_events({"Records": records}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "102"}, {"itemIdentifier": "103"}]}
+    assert [b["itemId"] for b in queued[0]] == ["a", "b", "c"]  # one batch, ids only
+    monkeypatch.setattr(repository, "enqueue", lambda bodies: [])
+    assert events.inbox_events({"Records": records}, None) == {"batchItemFailures": []}
+    assert events.inbox_events({"Records": []}, None) == {"batchItemFailures": []}

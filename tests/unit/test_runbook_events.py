@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.admin import models
+from chalicelib.admin import schemas as models
 from tests.support import ROOT
 
 EVENTS = {

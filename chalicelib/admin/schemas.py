@@ -8,7 +8,7 @@ from pydantic import Field
 
 from chalicelib.core.models import ApiModel, PersonnummerField
 from chalicelib.core.regions import Region
-from chalicelib.settings.models import SettingsChanges
+from chalicelib.settings.schemas import SettingsChanges
 
 Text = Field(min_length=1, max_length=200)
 

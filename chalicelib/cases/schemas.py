@@ -1,0 +1,127 @@
+"""Case and access-log models on the wire (the inbox's are in `chalicelib.inbox.schemas`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from chalicelib.core.models import ApiModel, PersonnummerField
+
+Body = Field(min_length=1, max_length=10_000)
+Subject = Field(min_length=1, max_length=200)
+AttachmentIds: list[str] = Field(default_factory=list, max_length=20)
+
+
+class StartCaseRequest(ApiModel):
+    clinic_id: str = Field(min_length=1, max_length=64)
+    case_type_id: str = Field(min_length=1, max_length=64)
+    subject: str = Subject
+    body: str = Body
+    attachment_ids: list[str] = AttachmentIds
+
+
+class MessageRequest(ApiModel):
+    body: str = Body
+    attachment_ids: list[str] = AttachmentIds
+
+
+class PatientBoardTarget(ApiModel):
+    region: str = Field(min_length=1, max_length=64)
+    location: str = Field(min_length=1, max_length=500, description="Where it happened, in the citizen's words")
+
+
+class ComplaintRequest(ApiModel):
+    clinic_id: str | None = Field(default=None, min_length=1, max_length=64)
+    patient_board: PatientBoardTarget | None = None
+    event_date: date = Field(description="When it happened; for a whole care process, the date it started")
+    concerns_care_process: bool = False
+    body: str = Body
+
+    @model_validator(mode="after")
+    def one_target(self) -> ComplaintRequest:
+        if (self.clinic_id is None) == (self.patient_board is None):
+            raise ValueError("give either clinicId or patientBoard")
+        return self
+
+
+class CaseCreated(ApiModel):
+    case_id: str
+
+
+class MessageCreated(ApiModel):
+    message_id: str
+
+
+class StaffMessageRequest(ApiModel):
+    kind: Literal["answer", "partial-answer", "counter-question"]
+    body: str = Body
+    attachment_ids: list[str] = AttachmentIds
+
+
+class AssignRequest(ApiModel):
+    handler_hsa_id: str = Field(min_length=1, max_length=64)
+
+
+class ConversationRequest(ApiModel):
+    personnummer: PersonnummerField
+    subject: str = Subject
+    body: str = Body
+    attachment_ids: list[str] = AttachmentIds
+
+
+class CaseSummary(ApiModel):
+    case_id: str
+    kind: str
+    subject: str
+    case_type_name: str
+    status: str
+    created_at: str
+    updated_at: str
+    due_at: str | None = None
+    overdue: bool
+    handler_hsa_id: str | None = None
+    started_by: str
+
+
+class CaseList(ApiModel):
+    items: list[CaseSummary]
+    next_cursor: str | None = None
+
+
+class Message(ApiModel):
+    id: str
+    kind: str
+    author: dict[str, Any]
+    body: str
+    created_at: str
+    attachment_ids: list[str]
+
+
+class StaffCaseView(CaseSummary):
+    clinic_id: str
+    complaint: dict[str, Any] | None = None
+    citizen: dict[str, Any]
+    messages: list[Message]
+    history: list[dict[str, Any]]
+
+
+class CaseState(ApiModel):
+    case_id: str
+    status: str
+    handler_hsa_id: str | None = None
+    closed_at: str | None = None
+
+
+class AccessEntry(ApiModel):
+    at: str
+    staff_name: str
+    staff_hsa_id: str
+    clinic_id: str | None = None
+    clinic_name: str | None = None
+    what: str
+
+
+class AccessLog(ApiModel):
+    items: list[AccessEntry]

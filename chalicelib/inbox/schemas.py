@@ -1,0 +1,50 @@
+"""Inbox models on the wire: a page of items, and one item with its case thread and attachments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.cases.schemas import Message
+from chalicelib.core.models import ApiModel
+
+
+class InboxItem(ApiModel):
+    id: str
+    kind: Literal["case", "message", "notice", "booking"]
+    subject: str
+    from_: str = Field(alias="from")
+    created_at: str
+    updated_at: str
+    unread: bool
+    case_id: str | None = None
+
+
+class InboxPage(ApiModel):
+    items: list[InboxItem]
+    next_cursor: str | None = None
+
+
+class AttachmentInfo(ApiModel):
+    attachment_id: str
+    file_name: str
+    content_type: str
+    size: int
+
+
+class CaseThread(ApiModel):
+    case_id: str
+    clinic_id: str
+    clinic_name: str
+    case_type_name: str
+    status: str
+    subject: str
+    created_at: str
+    messages: list[Message]
+
+
+class InboxItemView(InboxItem):
+    body: str | None = None
+    case: CaseThread | None = None
+    attachments: list[AttachmentInfo] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The support desk's account lifecycle: lock, unlock, the head of unit's unlock decision, sealing."""
