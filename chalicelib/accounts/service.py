@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
 
+from chalicelib.accounts import repository
 from chalicelib.accounts.models import Account, AccountExists
-from chalicelib.accounts.repository import DYNAMO, AccountRepository
+from chalicelib.accounts.repository import AccountRepository
 from chalicelib.audit import repository as audit_repo
 from chalicelib.audit.models import AuditEntry, citizen_subject
 from chalicelib.audit.repository import AuditLog
@@ -28,6 +31,21 @@ from chalicelib.population.models import Person
 from chalicelib.population.port import PopulationRegister
 
 LOCKED_TITLE = "Inloggningen är låst"
+NewUow = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountStores:
+    """The stores the account lifecycle uses (DynamoDB by default; in-memory twins in unit tests).
+    The capabilities above extend it with their own (`SettingsStores`, `SessionStores`, ...), so that
+    one bundle serves them and the account reads they make."""
+
+    accounts: AccountRepository
+    audit: AuditLog
+    new_uow: NewUow = UnitOfWork
+
+
+STORES = AccountStores(accounts=repository.DYNAMO, audit=audit_repo.DYNAMO)
 
 
 class AccountLocked(Forbidden):
@@ -65,9 +83,7 @@ def plan_login(
     *,
     register: PopulationRegister,
     clock: Clock,
-    repo: AccountRepository = DYNAMO,
-    log: AuditLog = audit_repo.DYNAMO,
-    new_uow: Callable[[], UnitOfWork] = UnitOfWork,
+    stores: AccountStores = STORES,
 ) -> LoginPlan:
     """Checks a person who has just proven their identity, and plans activation or the login touch."""
     number = parse(personnummer)
@@ -86,29 +102,21 @@ def plan_login(
             title="Inloggningen kunde inte genomföras",
         )
     key = lookup_key(personnummer)
-    citizen_id = repo.find_citizen_id(key)
+    citizen_id = stores.accounts.find_citizen_id(key)
     now = clock()
     if person.deceased:
         if citizen_id:
-            _inactivate(citizen_id, clock, repo=repo, log=log, new_uow=new_uow)
+            _inactivate(citizen_id, clock, stores)
         raise Forbidden(
             "Enligt folkbokföringen är personen avliden. Kontot är inaktiverat.",
             code="deceased",
             title="Inloggningen kunde inte genomföras",
         )
     if citizen_id is None:
-        account = Account(
-            citizen_id=new_id(),
-            personnummer=personnummer,
-            status="active",
-            activated_at=iso(now),
-            activated_by="self",
-            first_login_at=iso(now),  # R-01: activation is consent to digital communication
-            session_epoch=0,
-            version=1,
-        )
+        # R-01: activation is consent to digital communication
+        account = _new_account(personnummer, now, activated_by="self", first_login_at=iso(now))
         return LoginPlan(account, key, iso(now), first_login=True, new=True)
-    existing = repo.get(citizen_id)
+    existing = stores.accounts.get(citizen_id)
     if existing is None:  # the lookup and the account are written together; this is corruption
         raise Problem("Kontot kunde inte läsas.", code="account-inconsistent", status=500)
     account = existing
@@ -121,13 +129,28 @@ def plan_login(
     return LoginPlan(account, key, iso(now), first_login=account.first_login_at is None, new=False)
 
 
-def add_login(uow: UnitOfWork, plan: LoginPlan, *, repo: AccountRepository = DYNAMO) -> None:
+def add_login(uow: UnitOfWork, plan: LoginPlan, *, stores: AccountStores = STORES) -> None:
     """The account's part of the login transaction: its creation, or the touch that fails when a lock
     came in between (`AccountExists` / `AccountChanged` on commit)."""
     if plan.new:
-        repo.add(uow, plan.account, plan.lookup_key)
+        stores.accounts.add(uow, plan.account, plan.lookup_key)
     else:
-        repo.touch_login(uow, plan.account, at=plan.at)
+        stores.accounts.touch_login(uow, plan.account, at=plan.at)
+
+
+def _new_account(
+    personnummer: str, now: datetime, *, activated_by: Literal["self", "guardian"], first_login_at: str | None
+) -> Account:
+    return Account(
+        citizen_id=new_id(),
+        personnummer=personnummer,
+        status="active",
+        activated_at=iso(now),
+        activated_by=activated_by,
+        first_login_at=first_login_at,
+        session_epoch=0,
+        version=1,
+    )
 
 
 def _locked_detail(account: Account) -> str:
@@ -136,15 +159,13 @@ def _locked_detail(account: Account) -> str:
     return "Din inloggning är låst på din egen begäran. Följ instruktionerna på 1177 för att låsa upp."
 
 
-def _inactivate(
-    citizen_id: str, clock: Clock, *, repo: AccountRepository, log: AuditLog, new_uow: Callable[[], UnitOfWork]
-) -> None:
-    account = repo.get(citizen_id)
+def _inactivate(citizen_id: str, clock: Clock, stores: AccountStores) -> None:
+    account = stores.accounts.get(citizen_id)
     if account is None or not account.active:
         return
     now = clock()
-    uow = new_uow()
-    repo.update(
+    uow = stores.new_uow()
+    stores.accounts.update(
         uow,
         replace(
             account,
@@ -155,7 +176,7 @@ def _inactivate(
         ),
         expected_version=account.version,
     )
-    log.append(
+    stores.audit.append(
         uow,
         AuditEntry(
             subject=citizen_subject(citizen_id),
@@ -174,29 +195,29 @@ def _inactivate(
 # ---------------------------------------------------------------- reads
 
 
-def get(citizen_id: str, *, repo: AccountRepository = DYNAMO) -> Account | None:
-    return repo.get(citizen_id)
+def get(citizen_id: str, *, stores: AccountStores = STORES) -> Account | None:
+    return stores.accounts.get(citizen_id)
 
 
-def get_many(citizen_ids: list[str], *, repo: AccountRepository = DYNAMO) -> dict[str, Account]:
-    return repo.get_many(citizen_ids)
+def get_many(citizen_ids: list[str], *, stores: AccountStores = STORES) -> dict[str, Account]:
+    return stores.accounts.get_many(citizen_ids)
 
 
-def citizen_ids_for(personnummers: list[str], *, repo: AccountRepository = DYNAMO) -> dict[str, str]:
+def citizen_ids_for(personnummers: list[str], *, stores: AccountStores = STORES) -> dict[str, str]:
     """personnummer → citizen id, for those who have an account."""
     keys = {lookup_key(p): p for p in personnummers}
-    found = repo.find_citizen_ids(keys)
+    found = stores.accounts.find_citizen_ids(keys)
     return {keys[k]: cid for k, cid in found.items()}
 
 
-def find_by_personnummer(personnummer: str, *, repo: AccountRepository = DYNAMO) -> Account | None:
-    citizen_id = repo.find_citizen_id(lookup_key(personnummer))
-    return repo.get(citizen_id) if citizen_id else None
+def find_by_personnummer(personnummer: str, *, stores: AccountStores = STORES) -> Account | None:
+    citizen_id = stores.accounts.find_citizen_id(lookup_key(personnummer))
+    return stores.accounts.get(citizen_id) if citizen_id else None
 
 
-def is_record_sealed(citizen_id: str, *, repo: AccountRepository = DYNAMO) -> bool:
+def is_record_sealed(citizen_id: str, *, stores: AccountStores = STORES) -> bool:
     """R-09: the record service must refuse to show a sealed record."""
-    account = repo.get(citizen_id)
+    account = stores.accounts.get(citizen_id)
     return bool(account and account.record_sealed)
 
 
@@ -205,26 +226,16 @@ def activate_by_guardian(
     guardian_citizen_id: str,
     clock: Clock,
     *,
-    repo: AccountRepository = DYNAMO,
-    log: AuditLog = audit_repo.DYNAMO,
-    new_uow: Callable[[], UnitOfWork] = UnitOfWork,
+    stores: AccountStores = STORES,
 ) -> str:
     """R-30: a guardian activates a child's account in proxy mode. Returns the child's citizen id."""
     key = lookup_key(child.personnummer)
     now = clock()
-    account = Account(
-        citizen_id=new_id(),
-        personnummer=child.personnummer,
-        status="active",
-        activated_at=iso(now),
-        activated_by="guardian",
-        first_login_at=None,  # the child has not consented yet; that happens at their own first login
-        session_epoch=0,
-        version=1,
-    )
-    uow = new_uow()
-    repo.add(uow, account, key, activated_by=guardian_citizen_id)
-    log.append(
+    # The child has not consented yet; that happens at their own first login.
+    account = _new_account(child.personnummer, now, activated_by="guardian", first_login_at=None)
+    uow = stores.new_uow()
+    stores.accounts.add(uow, account, key, activated_by=guardian_citizen_id)
+    stores.audit.append(
         uow,
         AuditEntry(
             subject=citizen_subject(account.citizen_id),
@@ -237,7 +248,7 @@ def activate_by_guardian(
     try:
         uow.commit()
     except AccountExists:
-        existing = repo.find_citizen_id(key)  # activated concurrently
+        existing = stores.accounts.find_citizen_id(key)  # activated concurrently
         if existing:
             return existing
         raise

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.core.models import ApiModel, PersonnummerField
 from chalicelib.core.regions import Region
+from chalicelib.core.schemas import ApiModel, PersonnummerField
 from chalicelib.settings.schemas import SettingsChanges
 
 Text = Field(min_length=1, max_length=200)

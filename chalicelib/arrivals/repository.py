@@ -7,6 +7,7 @@ CITIZEN#<citizen id> / INBOX#<item id>    gsi1 = INBOX#<citizen id>, <updatedAt>
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -38,23 +39,34 @@ def _due_marker(citizen_id: str, item_id: str, notify_by: datetime) -> dict[str,
     return due.marker(due.inbox_name(citizen_id, item_id), notify_by)
 
 
+@dataclass(frozen=True)
+class Activity:
+    """Something happened in an item's thread: the item moves to the top, and changes as said here."""
+
+    updated_at: str
+    unread: bool | None  # None: as it was
+    arrival_id: str | None  # a new arrival for the citizen (notified once), if any
+    notify_by: datetime | None  # the new arrival's notification is due by then
+    expires_at: int | None  # the thread ended (R-24)
+
+    def changes(self) -> dict[str, Any]:
+        """The item's own attributes that change (the indexes' keys aside)."""
+        changed: dict[str, Any] = {"updatedAt": self.updated_at}
+        if self.expires_at:
+            changed["expiresAt"] = self.expires_at
+        if self.arrival_id:
+            changed["arrivalId"] = self.arrival_id
+        if self.unread is not None:
+            changed["unread"] = self.unread
+        return changed
+
+
 class ArrivalRepository(Protocol):
     """The inbox items' writes and reads by key (the service is typed against this)."""
 
     def add_item(self, uow: UnitOfWork, item: dict[str, Any], *, notify_by: datetime | None) -> None: ...
 
-    def touch(
-        self,
-        uow: UnitOfWork,
-        citizen_id: str,
-        item_id: str,
-        updated_at: str,
-        *,
-        unread: bool | None,
-        arrival_id: str | None,
-        notify_by: datetime | None,
-        expires_at: int | None,
-    ) -> None: ...
+    def touch(self, uow: UnitOfWork, citizen_id: str, item_id: str, activity: Activity) -> None: ...
 
     def get_item(self, citizen_id: str, item_id: str) -> dict[str, Any] | None: ...
 
@@ -85,29 +97,13 @@ class DynamoArrivals:
             }
         )
 
-    def touch(
-        self,
-        uow: UnitOfWork,
-        citizen_id: str,
-        item_id: str,
-        updated_at: str,
-        *,
-        unread: bool | None,
-        arrival_id: str | None,
-        notify_by: datetime | None,
-        expires_at: int | None,
-    ) -> None:
+    def touch(self, uow: UnitOfWork, citizen_id: str, item_id: str, activity: Activity) -> None:
         """Moves an existing item to the top (and flags it unread / a new arrival, when so)."""
-        values: dict[str, Any] = {"updatedAt": updated_at, "gsi1sk": f"{updated_at}#{item_id}"}
-        if expires_at:
-            values["expiresAt"] = expires_at
-        if arrival_id:
-            values["arrivalId"] = arrival_id
+        values = {**activity.changes(), "gsi1sk": f"{activity.updated_at}#{item_id}"}
+        if activity.arrival_id:
             values["notifySweeps"] = 0  # the sweeper's attempts count per arrival
-        if notify_by:
-            values.update(_due_marker(citizen_id, item_id, notify_by))
-        if unread is not None:
-            values["unread"] = unread
+        if activity.notify_by:
+            values.update(_due_marker(citizen_id, item_id, activity.notify_by))
         names = {f"#a{i}": name for i, name in enumerate(values)}
         uow.add(
             {

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.arrivals import due
-from chalicelib.arrivals.repository import DYNAMO, ArrivalRepository
+from chalicelib.arrivals.repository import DYNAMO, Activity, ArrivalRepository
 from chalicelib.core.clock import iso
 from chalicelib.core.ids import new_id
 from chalicelib.core.unit_of_work import UnitOfWork
@@ -102,16 +102,14 @@ def arrived(
 ) -> None:
     """The item moves to the top; `unread=True` means something arrived for the citizen (a new
     arrival id), `False` that the citizen wrote it, `None` that nothing arrived (e.g. the case closed)."""
-    repo.touch(
-        uow,
-        citizen_id,
-        item_id,
-        iso(at),
+    activity = Activity(
+        updated_at=iso(at),
         unread=unread,
         arrival_id=new_id() if unread else None,
         notify_by=at + due.BOUND if unread else None,
         expires_at=expires_at,
     )
+    repo.touch(uow, citizen_id, item_id, activity)
 
 
 def get_item(citizen_id: str, item_id: str, *, repo: ArrivalRepository = DYNAMO) -> dict[str, Any] | None:

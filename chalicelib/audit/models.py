@@ -43,6 +43,30 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
+    def by_support_desk(
+        cls,
+        subject: str,
+        action: str,
+        request: SupportRequest,
+        *,
+        at: datetime,
+        details: dict[str, Any] | None = None,
+        outcome: str = "ok",
+    ) -> AuditEntry:
+        """A support-desk action, audited with its ticket and region (R-03, R-15)."""
+        return cls(
+            subject=subject,
+            action=action,
+            actor_kind="support-desk",
+            actor=request.actor,
+            at=at,
+            outcome=outcome,
+            ticket_ref=request.ticket_ref,
+            region=request.region,
+            details=details or {},
+        )
+
+    @classmethod
     def refusal(
         cls,
         subject: str,
@@ -54,14 +78,4 @@ class AuditEntry:
         details: dict[str, Any] | None = None,
     ) -> AuditEntry:
         """A refused support-desk action is audited too, with its ticket (R-03, R-15)."""
-        return cls(
-            subject=subject,
-            action=action,
-            actor_kind="support-desk",
-            actor=request.actor,
-            at=at,
-            outcome=f"refused:{code}",
-            ticket_ref=request.ticket_ref,
-            region=request.region,
-            details=details or {},
-        )
+        return cls.by_support_desk(subject, action, request, at=at, details=details, outcome=f"refused:{code}")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.core.models import ApiModel, PersonnummerField
+from chalicelib.core.schemas import ApiModel, PersonnummerField
 
 ORDER_REF = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 

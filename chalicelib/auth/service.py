@@ -10,14 +10,14 @@ to which `accounts` adds the account's part).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
 from chalicelib.accounts import service as accounts
 from chalicelib.accounts.models import Account, AccountChanged, AccountExists
-from chalicelib.auth.repository import DYNAMO, OrderUsed, SessionStore
+from chalicelib.auth import repository
+from chalicelib.auth.repository import OrderUsed, SessionStore
 from chalicelib.core import dynamo, rate_limit
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.config import settings
@@ -31,8 +31,17 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.ids import new_token, token_digest
 from chalicelib.core.observability import logger, metrics
-from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.population.port import PopulationRegister
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStores(accounts.AccountStores):
+    """The account stores (a login activates or touches the account) and the orders and sessions."""
+
+    sessions: SessionStore
+
+
+STORES = SessionStores(accounts=accounts.STORES.accounts, audit=accounts.STORES.audit, sessions=repository.DYNAMO)
 
 
 class BankID(Protocol):
@@ -120,13 +129,13 @@ def start_limits(personnummer: str | None, end_user_ip: str) -> list[rate_limit.
 
 
 def start(
-    personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock, store: SessionStore = DYNAMO
+    personnummer: str | None, end_user_ip: str, *, bankid: BankID, clock: Clock, stores: SessionStores = STORES
 ) -> StartedOrder:
     rate_limit.consume(start_limits(personnummer, end_user_ip), clock())
     requirement = {"personalNumber": personnummer} if personnummer else None
     order = _bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
     now = clock()
-    store.put_order(
+    stores.sessions.put_order(
         order["orderRef"],
         order["qrStartToken"],
         order["qrStartSecret"],
@@ -136,10 +145,10 @@ def start(
     return StartedOrder(order["orderRef"], order["autoStartToken"], order["qrStartToken"])
 
 
-def qr_data(order_ref: str, *, clock: Clock, store: SessionStore = DYNAMO) -> str:
+def qr_data(order_ref: str, *, clock: Clock, stores: SessionStores = STORES) -> str:
     from bankid.qr import generate_qr_code_content
 
-    order = store.get_order(order_ref)
+    order = stores.sessions.get_order(order_ref)
     if not dynamo.is_live(order, epoch_seconds(clock())) or order is None:
         raise NotFound("Inloggningen finns inte eller har gått ut. Starta om.", code="order-not-found")
     # pybankid counts seconds from its own clock; hand it the start as seen by ours.
@@ -153,45 +162,37 @@ def collect(
     bankid: BankID,
     register: PopulationRegister,
     clock: Clock,
-    store: SessionStore = DYNAMO,
-    new_uow: Callable[[], UnitOfWork] = UnitOfWork,
+    stores: SessionStores = STORES,
 ) -> CollectOutcome:
     result = _bankid_call(bankid.collect, order_ref)
     status = result.get("status")
     if status != "complete":
         if status == "failed":
-            store.delete_order(order_ref)
+            stores.sessions.delete_order(order_ref)
         return CollectOutcome(status=status or "pending", hint_code=result.get("hintCode"))
 
     personnummer = result["completionData"]["user"]["personalNumber"]
     try:
-        plan = accounts.plan_login(personnummer, register=register, clock=clock)
+        plan = accounts.plan_login(personnummer, register=register, clock=clock, stores=stores)
     except Forbidden as refusal:
-        store.delete_order(order_ref)
+        stores.sessions.delete_order(order_ref)
         metrics.add_metric(name="LoginRefused", unit="Count", value=1)
         logger.info("login refused", extra={"code": refusal.code})
         raise
-    session = _open_session(plan, order_ref, clock, store=store, new_uow=new_uow)
+    session = _open_session(plan, order_ref, clock, stores)
     metrics.add_metric(name="FirstLogin" if plan.first_login else "Login", unit="Count", value=1)
     return CollectOutcome(status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login)
 
 
-def _open_session(
-    plan: accounts.LoginPlan,
-    order_ref: str,
-    clock: Clock,
-    *,
-    store: SessionStore,
-    new_uow: Callable[[], UnitOfWork],
-) -> Session:
+def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock, stores: SessionStores) -> Session:
     """One transaction: the account's touch (or creation), the session, and the consumed order."""
     now = clock()
     secret = new_token()
     token = f"{plan.citizen_id}.{secret}"
     expires = now + timedelta(seconds=settings().session_ttl_seconds)
-    uow = new_uow()
-    accounts.add_login(uow, plan)
-    store.add_session(
+    uow = stores.new_uow()
+    accounts.add_login(uow, plan, stores=stores)
+    stores.sessions.add_session(
         uow,
         plan.citizen_id,
         token_digest(token),
@@ -199,7 +200,7 @@ def _open_session(
         created_at=iso(now),
         expires_at=epoch_seconds(expires),
     )
-    store.consume_order(uow, order_ref, epoch_seconds(now))
+    stores.sessions.consume_order(uow, order_ref, epoch_seconds(now))
     try:
         uow.commit()
     except OrderUsed:
@@ -212,9 +213,9 @@ def _open_session(
     return Session(token=token, expires_at=iso(expires))
 
 
-def cancel(order_ref: str, *, bankid: BankID, store: SessionStore = DYNAMO) -> None:
+def cancel(order_ref: str, *, bankid: BankID, stores: SessionStores = STORES) -> None:
     _bankid_call(bankid.cancel, order_ref)
-    store.delete_order(order_ref)
+    stores.sessions.delete_order(order_ref)
 
 
 def _split(token: str) -> tuple[str, str]:
@@ -224,10 +225,10 @@ def _split(token: str) -> tuple[str, str]:
     return citizen_id, token_digest(token)
 
 
-def authenticate(token: str, *, clock: Clock, store: SessionStore = DYNAMO) -> Principal:
+def authenticate(token: str, *, clock: Clock, stores: SessionStores = STORES) -> Principal:
     """The citizen behind a bearer token, or 401: unknown, expired, logged out, locked or inactivated."""
     citizen_id, digest = _split(token)
-    session, account = store.get_session_with_account(citizen_id, digest)
+    session, account = stores.sessions.get_session_with_account(citizen_id, digest)
     if not dynamo.is_live(session, epoch_seconds(clock())) or session is None or account is None:
         raise Unauthenticated("Sessionen har gått ut. Logga in igen.", code="session-invalid")
     if account.locked:
@@ -237,5 +238,5 @@ def authenticate(token: str, *, clock: Clock, store: SessionStore = DYNAMO) -> P
     return Principal(citizen_id=citizen_id, account=account, session_digest=digest)
 
 
-def logout(principal: Principal, *, store: SessionStore = DYNAMO) -> None:
-    store.delete_session(principal.citizen_id, principal.session_digest)
+def logout(principal: Principal, *, stores: SessionStores = STORES) -> None:
+    stores.sessions.delete_session(principal.citizen_id, principal.session_digest)

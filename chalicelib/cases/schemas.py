@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from chalicelib.core.models import ApiModel, PersonnummerField
+from chalicelib.core.schemas import ApiModel, PersonnummerField
 
 Body = Field(min_length=1, max_length=10_000)
 Subject = Field(min_length=1, max_length=200)

@@ -7,30 +7,29 @@ citizen's inbox item and any attachments — all or nothing. Messages and histor
 the same transaction (`core/idempotency`), so a retry answers the first result and writes nothing.
 Appending to a case re-reads and retries when someone else changed the case first (`core/concurrency`).
 
-Collaborators are keyword arguments with the DynamoDB-backed defaults; the unit tests hand in-memory
-twins (`tests/unit/fakes/`).
+Collaborators come in one `stores: CaseStores` (`ports.py`), the DynamoDB-backed `STORES` by default;
+the unit tests hand in-memory twins (`tests/unit/fakes/cases.py`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.arrivals import service as arrivals
-from chalicelib.arrivals.repository import DYNAMO as ARRIVALS
-from chalicelib.arrivals.repository import ArrivalRepository
-from chalicelib.attachments import service as attachment_service
 from chalicelib.cases import threads
 from chalicelib.cases.models import Created
-from chalicelib.cases.ports import Attachments, Clinics
-from chalicelib.cases.repository import DYNAMO, CaseRepository
-from chalicelib.clinics import service as clinic_service
+from chalicelib.cases.ports import STORES, CaseStores
+from chalicelib.cases.repository import CaseRepository
 from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, iso, stockholm_date
 from chalicelib.core.errors import InvalidInput, NotFound
 from chalicelib.core.observability import metrics
-from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.guardians.service import Subject
+
+if TYPE_CHECKING:
+    from chalicelib.clinics.service import Clinic
+    from chalicelib.core.unit_of_work import UnitOfWork
 
 __all__ = ["Created", "citizen_may_see", "citizen_message", "citizen_view", "complain", "start_case"]
 
@@ -47,13 +46,9 @@ def start_case(
     attachment_ids: list[str],
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    attachments: Attachments = attachment_service,
-    clinics: Clinics = clinic_service,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> Created:
-    clinic = clinics.get(clinic_id)
+    clinic = stores.clinics.get(clinic_id)
     case_type = clinic.case_type(case_type_id)
     if case_type is None or not case_type.active:
         raise InvalidInput("Mottagningen tar inte emot den här typen av ärenden.", code="case-type-not-offered")
@@ -68,17 +63,14 @@ def start_case(
         attachments_allowed=case_type.attachments_allowed,
         idempotency_key=idempotency_key,
         clock=clock,
-        repo=repo,
-        inbox=inbox,
-        attachments=attachments,
-        new_uow=new_uow,
+        stores=stores,
     )
 
 
 def _open_case(
     subject: Subject,
     *,
-    clinic: clinic_service.Clinic,
+    clinic: Clinic,
     case_type_id: str,
     case_type_name: str,
     title: str,
@@ -87,10 +79,7 @@ def _open_case(
     attachments_allowed: bool,
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository,
-    inbox: ArrivalRepository,
-    attachments: Attachments,
-    new_uow: threads.NewUnitOfWork,
+    stores: CaseStores,
     kind: str = "case",
     complaint: dict[str, Any] | None = None,
 ) -> Created:
@@ -143,10 +132,7 @@ def _open_case(
         inbox_kind="case",
         unread=False,
         guard=guard,
-        repo=repo,
-        inbox=inbox,
-        attachments=attachments,
-        new_uow=new_uow,
+        stores=stores,
     )
     if created:
         metrics.add_metric(name="CaseStarted", unit="Count", value=1)
@@ -164,11 +150,7 @@ def complain(
     body: str,
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    attachments: Attachments = attachment_service,
-    clinics: Clinics = clinic_service,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> Created:
     """R-27: never anonymous (a logged-in citizen); the patient board with a free-text location when the
     clinic is unknown; for a whole care process the event date is when it started."""
@@ -176,7 +158,7 @@ def complain(
         raise InvalidInput("Datumet för händelsen kan inte ligga i framtiden.", code="event-date-in-future")
     complaint = {"eventDate": event_date.isoformat(), "concernsCareProcess": care_process}
     if clinic_id:
-        clinic = clinics.get(clinic_id)
+        clinic = stores.clinics.get(clinic_id)
         case_type = clinic.case_type(COMPLAINT_CASE_TYPE)
         if case_type is None or not case_type.active:
             raise InvalidInput(
@@ -185,7 +167,7 @@ def complain(
             )
         type_id, type_name, allowed = case_type.id, case_type.name, case_type.attachments_allowed
     else:
-        clinic = clinics.patient_board(board_region or "")
+        clinic = stores.clinics.patient_board(board_region or "")
         complaint["location"] = location
         type_id, type_name, allowed = COMPLAINT_CASE_TYPE, "Synpunkter och klagomål", False
     return _open_case(
@@ -199,10 +181,7 @@ def complain(
         attachments_allowed=allowed,
         idempotency_key=idempotency_key,
         clock=clock,
-        repo=repo,
-        inbox=inbox,
-        attachments=attachments,
-        new_uow=new_uow,
+        stores=stores,
         kind="complaint",
         complaint=complaint,
     )
@@ -225,12 +204,10 @@ def citizen_message(
     attachment_ids: list[str],
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    attachments: Attachments = attachment_service,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> Created:
     author = threads.citizen_author(subject)
+    repo = stores.cases
 
     def write(uow: UnitOfWork, case: dict[str, Any], message_id: str, now: datetime) -> None:
         repo.add_message(
@@ -247,13 +224,13 @@ def citizen_message(
         )
         # R-20: the clinic owes an answer again.
         repo.update_case(uow, case, {"updatedAt": iso(now), "dueAt": threads.due(now)}, awaits_answer=True)
-        arrivals.arrived(uow, subject.citizen_id, case_id, now, unread=False, repo=inbox)
+        arrivals.arrived(uow, subject.citizen_id, case_id, now, unread=False, repo=stores.arrivals)
         repo.add_history(
             uow, case_id, threads.history(now, "message", author, {"messageId": message_id, "kind": "citizen-message"})
         )
         threads.attach(
             uow,
-            attachments,
+            stores.attachments,
             attachment_ids,
             kind="citizen",
             uploader_id=subject.citizen_id,
@@ -272,8 +249,7 @@ def citizen_message(
         closed="Ärendet är avslutat. Starta ett nytt ärende.",
         write=write,
         clock=clock,
-        repo=repo,
-        new_uow=new_uow,
+        stores=stores,
     )
 
 
@@ -297,8 +273,8 @@ def message_out(message: dict[str, Any], *, for_staff: bool) -> dict[str, Any]:
     }
 
 
-def citizen_view(subject: Subject, case_id: str, *, clock: Clock, repo: CaseRepository = DYNAMO) -> dict[str, Any]:
-    case, messages, _ = repo.get_thread(case_id)
+def citizen_view(subject: Subject, case_id: str, *, clock: Clock, stores: CaseStores = STORES) -> dict[str, Any]:
+    case, messages, _ = stores.cases.get_thread(case_id)
     case = threads.live(case, clock)
     if case is None or case["citizenId"] != subject.citizen_id:
         raise NotFound("Ärendet finns inte.", code="case-not-found")
@@ -314,6 +290,6 @@ def citizen_view(subject: Subject, case_id: str, *, clock: Clock, repo: CaseRepo
     }
 
 
-def citizen_may_see(subject: Subject, case_id: str, clock: Clock, *, repo: CaseRepository = DYNAMO) -> bool:
-    case = threads.live(threads.read_case(case_id, repo), clock)
+def citizen_may_see(subject: Subject, case_id: str, clock: Clock, *, stores: CaseStores = STORES) -> bool:
+    case = threads.live(threads.read_case(case_id, stores.cases), clock)
     return bool(case and case["citizenId"] == subject.citizen_id)

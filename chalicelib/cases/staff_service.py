@@ -5,31 +5,25 @@ Every call checks the caller's role at the case's clinic; other clinics' cases d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.accounts import service as account_service
 from chalicelib.arrivals import service as arrivals
-from chalicelib.arrivals.repository import DYNAMO as ARRIVALS
-from chalicelib.arrivals.repository import ArrivalRepository
-from chalicelib.attachments import service as attachment_service
-from chalicelib.audit import repository as audit_log
 from chalicelib.audit.models import AuditEntry, citizen_subject
-from chalicelib.audit.repository import AuditLog
 from chalicelib.cases import repository as case_repository
 from chalicelib.cases import threads
 from chalicelib.cases.models import Created, StaffMessageKind
-from chalicelib.cases.ports import Accounts, Attachments, Clinics, StaffDirectory
-from chalicelib.cases.repository import DYNAMO, CaseRepository
+from chalicelib.cases.ports import STORES, CaseStores
+from chalicelib.cases.repository import CaseRepository
 from chalicelib.cases.service import message_out
-from chalicelib.clinics import service as clinic_service
 from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, iso
 from chalicelib.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.core.observability import metrics
-from chalicelib.core.unit_of_work import UnitOfWork
-from chalicelib.population.port import PopulationRegister
-from chalicelib.staff import service as staff_directory
-from chalicelib.staff.identity import StaffPrincipal
+
+if TYPE_CHECKING:
+    from chalicelib.core.unit_of_work import UnitOfWork
+    from chalicelib.population.port import PopulationRegister
+    from chalicelib.staff.identity import StaffPrincipal
 
 # R-21: who may send which kind of message.
 ROLES_FOR_KIND: dict[str, tuple[str, ...]] = {
@@ -67,8 +61,9 @@ def staff_list(
     cursor: dict[str, Any] | None,
     clock: Clock,
     limit: int = 50,
-    repo: CaseRepository = DYNAMO,
+    stores: CaseStores = STORES,
 ) -> tuple[list[dict[str, Any]], Any]:
+    repo = stores.cases
     staff.require(clinic_id, "case-receiver", "case-handler")
     if status == "overdue":
         items, last = repo.overdue_cases(clinic_id, iso(clock()), limit, cursor)
@@ -104,14 +99,13 @@ def staff_view(
     *,
     register: PopulationRegister,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    accounts: Accounts = account_service,
-    access_log: AuditLog = audit_log.DYNAMO,
+    stores: CaseStores = STORES,
 ) -> dict[str, Any]:
     """A case with its whole history. Every call is an audited read of the citizen's data (R-29)."""
+    repo = stores.cases
     case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler", repo=repo)
     _, messages, history = repo.get_thread(case_id)
-    account = accounts.get(case["citizenId"])
+    account = stores.accounts.get(case["citizenId"])
     person = register.find(account.personnummer) if account else None
     record_access(
         staff,
@@ -121,7 +115,7 @@ def staff_view(
         what="case",
         reference=case_id,
         clock=clock,
-        access_log=access_log,
+        stores=stores,
     )
     return {
         **_case_summary(case, iso(clock()), repo),
@@ -150,10 +144,10 @@ def record_access(
     what: str,
     reference: str,
     clock: Clock,
-    access_log: AuditLog = audit_log.DYNAMO,
+    stores: CaseStores = STORES,
 ) -> None:
     """R-29: who (name, HSA-id), at which clinic, read what, when, and why."""
-    access_log.append_now(
+    stores.access_log.append_now(
         AuditEntry(
             subject=citizen_subject(citizen_id),
             action=f"read.{what}",
@@ -177,10 +171,10 @@ def assign(
     handler_hsa_id: str,
     *,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    directory: StaffDirectory = staff_directory,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> dict[str, Any]:
+    repo = stores.cases
+
     def attempt() -> dict[str, Any]:
         case = _staff_case(staff, case_id, clock, "case-receiver", repo=repo)
         if case["status"] == "closed":
@@ -188,10 +182,10 @@ def assign(
         done = {"caseId": case_id, "status": "assigned", "handlerHsaId": handler_hsa_id}
         if case["status"] == "assigned" and case.get("handlerHsaId") == handler_hsa_id:
             return done  # already so: a repeated call writes nothing
-        if not directory.has_role(handler_hsa_id, case["clinicId"], "case-handler"):
+        if not stores.directory.has_role(handler_hsa_id, case["clinicId"], "case-handler"):
             raise InvalidInput("Mottagaren är inte ärendehanterare på mottagningen.", code="not-a-case-handler")
         now = clock()
-        uow = new_uow()
+        uow = stores.new_uow()
         repo.update_case(uow, case, {"status": "assigned", "handlerHsaId": handler_hsa_id, "updatedAt": iso(now)})
         repo.add_history(
             uow,
@@ -213,11 +207,10 @@ def staff_message(
     attachment_ids: list[str],
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    attachments: Attachments = attachment_service,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> Created:
+    repo = stores.cases
+
     def write(uow: UnitOfWork, case: dict[str, Any], message_id: str, now: datetime) -> None:
         changes: dict[str, Any] = {"updatedAt": iso(now)}
         # Answered, or waiting for the citizen: no longer due (R-20); a partial answer keeps it due.
@@ -233,7 +226,7 @@ def staff_message(
         )
         repo.update_case(uow, case, changes, awaits_answer=False if answered else None)
         # R-06: a locked citizen still receives answers to earlier cases; the inbox keeps them.
-        arrivals.arrived(uow, case["citizenId"], case_id, now, unread=True, repo=inbox)
+        arrivals.arrived(uow, case["citizenId"], case_id, now, unread=True, repo=stores.arrivals)
         repo.add_history(
             uow,
             case_id,
@@ -241,7 +234,7 @@ def staff_message(
         )
         threads.attach(
             uow,
-            attachments,
+            stores.attachments,
             attachment_ids,
             kind="staff",
             uploader_id=staff.hsa_id,
@@ -262,8 +255,7 @@ def staff_message(
         closed="Ärendet är avslutat. Nya meddelanden går inte att skicka.",
         write=write,
         clock=clock,
-        repo=repo,
-        new_uow=new_uow,
+        stores=stores,
     )
 
 
@@ -272,24 +264,24 @@ def close(
     case_id: str,
     *,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> dict[str, Any]:
+    repo = stores.cases
+
     def attempt() -> dict[str, Any]:
         case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler", repo=repo)
         if case["status"] == "closed":
             return {"caseId": case_id, "status": "closed", "closedAt": case["closedAt"]}
         now = clock()
         expires = threads.retention_end(now)  # R-24
-        uow = new_uow()
+        uow = stores.new_uow()
         repo.update_case(
             uow,
             case,
             {"status": "closed", "closedAt": iso(now), "updatedAt": iso(now), "expiresAt": expires},
             awaits_answer=False,
         )
-        arrivals.arrived(uow, case["citizenId"], case_id, now, unread=None, expires_at=expires, repo=inbox)
+        arrivals.arrived(uow, case["citizenId"], case_id, now, unread=None, expires_at=expires, repo=stores.arrivals)
         repo.add_history(uow, case_id, threads.history(now, "closed", threads.staff_actor(staff)))
         threads.commit(uow, now=now, guard=None, created_id=None)
         return {"caseId": case_id, "status": "closed", "closedAt": iso(now)}
@@ -307,12 +299,7 @@ def start_conversation(
     attachment_ids: list[str],
     idempotency_key: str | None,
     clock: Clock,
-    repo: CaseRepository = DYNAMO,
-    inbox: ArrivalRepository = ARRIVALS,
-    attachments: Attachments = attachment_service,
-    clinics: Clinics = clinic_service,
-    accounts: Accounts = account_service,
-    new_uow: threads.NewUnitOfWork = UnitOfWork,
+    stores: CaseStores = STORES,
 ) -> Created:
     """Care writes first (R-06: not to a citizen without an activated account, nor to a locked one)."""
     staff.require(clinic_id, "case-receiver", "case-handler")
@@ -323,8 +310,8 @@ def start_conversation(
     )
     if first := threads.replayed(guard, clock):
         return first
-    clinic = clinics.get(clinic_id)
-    account = accounts.find_by_personnummer(personnummer)
+    clinic = stores.clinics.get(clinic_id)
+    account = stores.accounts.find_by_personnummer(personnummer)
     if account is None or not account.active:
         raise Conflict(
             "Invånaren har inget aktiverat konto i e-tjänsterna och kan inte nås här.", code="citizen-not-activated"
@@ -365,19 +352,14 @@ def start_conversation(
         inbox_kind="message",
         unread=True,
         guard=guard,
-        repo=repo,
-        inbox=inbox,
-        attachments=attachments,
-        new_uow=new_uow,
+        stores=stores,
     )
     return Created(case_id, created)
 
 
-def may_see(
-    staff: StaffPrincipal, case_id: str, clock: Clock, *, repo: CaseRepository = DYNAMO
-) -> dict[str, Any] | None:
+def may_see(staff: StaffPrincipal, case_id: str, clock: Clock, *, stores: CaseStores = STORES) -> dict[str, Any] | None:
     """The case if the staff member reads cases at its clinic (R-21), else None."""
-    case = threads.live(threads.read_case(case_id, repo), clock)
+    case = threads.live(threads.read_case(case_id, stores.cases), clock)
     if case and staff.has_role(case["clinicId"], "case-receiver", "case-handler"):
         return case
     return None

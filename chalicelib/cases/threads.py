@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.arrivals import service as arrivals
-from chalicelib.arrivals.repository import ArrivalRepository
 from chalicelib.cases.models import Created
 from chalicelib.cases.repository import CaseExists, CaseRepository
 from chalicelib.core import dynamo, idempotency
@@ -23,15 +22,13 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.cases.ports import Attachments
+    from chalicelib.cases.ports import Attachments, CaseStores
     from chalicelib.guardians.service import Subject
     from chalicelib.staff.identity import StaffPrincipal
 
 RETENTION_YEARS = 2
 MAX_ID_LENGTH = 64  # ids are uuids; anything longer is not one of ours
 _IDS = uuid.UUID("6b1f7a52-5f2c-4e7b-9d0e-1177e0000001")
-
-NewUnitOfWork = Callable[[], UnitOfWork]
 
 
 def derived_id(scope: str, idempotency_key: str | None) -> str:
@@ -176,21 +173,18 @@ def create(
     uploader: tuple[Literal["citizen", "staff"], str],
     inbox_kind: arrivals.InboxKind,
     unread: bool,
-    repo: CaseRepository,
-    inbox: ArrivalRepository,
-    attachments: Attachments,
-    new_uow: NewUnitOfWork,
+    stores: CaseStores,
 ) -> bool:
     """A new case with its first message, history entry, inbox item and files: one transaction.
     False when an idempotent retry found the case already there."""
     case_id = case["caseId"]
-    uow = new_uow()
-    repo.add_case(uow, case)
-    repo.add_message(
+    uow = stores.new_uow()
+    stores.cases.add_case(uow, case)
+    stores.cases.add_message(
         uow,
         message(case_id, message_id, now, kind=message_kind, author=author, body=body, attachment_ids=attachment_ids),
     )
-    repo.add_history(uow, case_id, history(now, "created", history_actor, {"kind": case["kind"]}))
+    stores.cases.add_history(uow, case_id, history(now, "created", history_actor, {"kind": case["kind"]}))
     arrivals.new_item(
         uow,
         case["citizenId"],
@@ -201,11 +195,11 @@ def create(
         at=now,
         unread=unread,
         case_id=case_id,
-        repo=inbox,
+        repo=stores.arrivals,
     )
     attach(
         uow,
-        attachments,
+        stores.attachments,
         attachment_ids,
         kind=uploader[0],
         uploader_id=uploader[1],
@@ -257,15 +251,14 @@ def append(
     closed: str,
     write: Callable[[UnitOfWork, dict[str, Any], str, datetime], None],
     clock: Clock,
-    repo: CaseRepository,
-    new_uow: NewUnitOfWork,
+    stores: CaseStores,
 ) -> Created:
     """A message appended to a case, by the citizen or by staff: the Idempotency-Key guard is read with
     the case (one request); a replay is authorized (`read`: 404/403) and answers the first result;
     otherwise each attempt reads the case, refuses a closed one, and commits what `write` adds (with a
     version check on the case), retried with fresh state when another writer got there first."""
     guard = idempotency.guard(f"case-message:{case_id}:{scope}", idempotency_key, request)
-    prefetched = Prefetched(case_id, guard, clock, repo)
+    prefetched = Prefetched(case_id, guard, clock, stores.cases)
     if prefetched.first:
         read(prefetched)
         return prefetched.first
@@ -276,7 +269,7 @@ def append(
         if case["status"] == "closed":
             raise Conflict(closed, code="case-closed")
         now = clock()
-        uow = new_uow()
+        uow = stores.new_uow()
         write(uow, case, message_id, now)
         return commit(uow, now=now, guard=guard, created_id=message_id) or Created(message_id, True)
 

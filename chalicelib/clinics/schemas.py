@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.core.models import ApiModel
+from chalicelib.core.schemas import ApiModel
 
 
 class ClinicSummary(ApiModel):

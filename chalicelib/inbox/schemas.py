@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from chalicelib.cases.schemas import Message
-from chalicelib.core.models import ApiModel
+from chalicelib.core.schemas import ApiModel
 
 
 class InboxItem(ApiModel):

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from chalicelib.core.models import ApiModel, PersonnummerField
+from chalicelib.core.schemas import ApiModel, PersonnummerField
 
 Mobile = Field(
     default=None,

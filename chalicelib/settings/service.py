@@ -9,22 +9,17 @@ audit entry: audit entries name the changed fields only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from chalicelib.accounts import repository as accounts_repo
 from chalicelib.accounts import service as accounts
-from chalicelib.accounts.repository import AccountRepository
-from chalicelib.audit import repository as audit_repo
 from chalicelib.audit.models import AuditEntry, SupportRequest, citizen_subject, person_subject
-from chalicelib.audit.repository import AuditLog
 from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
 from chalicelib.core.concurrency import VersionConflict, retrying
 from chalicelib.core.errors import Conflict, Forbidden, Problem
 from chalicelib.core.personal_number import lookup_key
-from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.settings import repository, rules
 from chalicelib.settings.repository import SettingsRepository
 from chalicelib.settings.rules import Settings
@@ -44,12 +39,20 @@ DELIVERY_STATUSES: frozenset[str] = frozenset(
 SELF = "self"
 GUARDIAN_PREFIX = "guardian:"
 MAX_ATTEMPTS = 3
-DYNAMO = repository.DYNAMO
-NewUow = Callable[[], UnitOfWork]
 
 
-def load(citizen_id: str, *, repo: SettingsRepository = DYNAMO) -> Settings:
-    return repo.get(citizen_id)
+@dataclass(frozen=True, kw_only=True)
+class SettingsStores(accounts.AccountStores):
+    """The account stores (the support desk and staff find the citizen by personnummer) and the settings."""
+
+    settings: SettingsRepository
+
+
+STORES = SettingsStores(accounts=accounts.STORES.accounts, audit=accounts.STORES.audit, settings=repository.DYNAMO)
+
+
+def load(citizen_id: str, *, stores: SettingsStores = STORES) -> Settings:
+    return stores.settings.get(citizen_id)
 
 
 # ---------------------------------------------------------------- writing
@@ -66,28 +69,26 @@ def _commit(
     clock: Clock,
     guard: idempotency.Guard | None = None,
     *,
-    repo: SettingsRepository,
-    log: AuditLog,
-    new_uow: NewUow,
+    stores: SettingsStores,
 ) -> tuple[Settings, list[str]]:
     """Read, decide, write with a version check (and the audit entry, and the Idempotency-Key guard);
     retried on a concurrent change. A rule broken by `decide` raises before anything is written."""
 
     def attempt() -> tuple[Settings, list[str]]:
-        current = repo.get(citizen_id)
+        current = stores.settings.get(citizen_id)
         new, changed = decide(current)
         if new == current:
             return current, []
         stamped = replace(new, updated_at=iso(clock()))
-        uow = new_uow()
+        uow = stores.new_uow()
         idempotency.add_guard(uow, guard, {}, epoch_seconds(clock()))
-        repo.save(uow, citizen_id, stamped, expected_version=current.version)
+        stores.settings.save(uow, citizen_id, stamped, expected_version=current.version)
         if audit_for is not None:
-            log.append(uow, audit_for(changed))
+            stores.audit.append(uow, audit_for(changed))
         try:
             uow.commit()
         except idempotency.LostRace:
-            return repo.get(citizen_id), []  # the same key won meanwhile: its change is what stands
+            return stores.settings.get(citizen_id), []  # the same key won meanwhile: its change is what stands
         except dynamo.TransactionConflict as conflict:
             if dynamo.is_unavailable(conflict):
                 raise VersionConflict from conflict  # cancelled by a concurrent transaction: read again
@@ -133,8 +134,10 @@ def view(settings: Settings, *, guardian_citizen_id: str | None = None) -> dict[
     return out
 
 
-def get_for(subject: Subject, *, repo: SettingsRepository = DYNAMO) -> dict[str, Any]:
-    return view(repo.get(subject.citizen_id), guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
+def get_for(subject: Subject, *, stores: SettingsStores = STORES) -> dict[str, Any]:
+    return view(
+        stores.settings.get(subject.citizen_id), guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None
+    )
 
 
 def change(
@@ -144,9 +147,7 @@ def change(
     guardian_contact: Mapping[str, Any] | None = None,
     clock: Clock,
     idempotency_key: str | None = None,
-    repo: SettingsRepository = DYNAMO,
-    log: AuditLog = audit_repo.DYNAMO,
-    new_uow: NewUow = UnitOfWork,
+    stores: SettingsStores = STORES,
 ) -> dict[str, Any]:
     """PATCH /citizens/{cid}/settings by the citizen, or by a guardian acting for a child under 13.
     A retry with the same Idempotency-Key writes nothing and answers the settings as they are (the first
@@ -157,7 +158,7 @@ def change(
         {"changes": changes, "guardianContact": guardian_contact},
     )
     if idempotency.replayed(guard, epoch_seconds(clock())) is not None:
-        return get_for(subject, repo=repo)
+        return get_for(subject, stores=stores)
     if guardian_contact is not None and not subject.proxy:
         raise rules.RuleBroken(
             "Kontaktuppgifter för vårdnadshavare anges under barnets inställningar.",
@@ -181,7 +182,7 @@ def change(
             details={"fields": changed, "proxy": subject.proxy},
         )
 
-    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard, repo=repo, log=log, new_uow=new_uow)
+    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard, stores=stores)
     return view(new, guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
 
 
@@ -191,23 +192,20 @@ def change_by_support(
     *,
     request: SupportRequest,
     clock: Clock,
-    repo: SettingsRepository = DYNAMO,
-    log: AuditLog = audit_repo.DYNAMO,
-    account_repo: AccountRepository = accounts_repo.DYNAMO,
-    new_uow: NewUow = UnitOfWork,
+    stores: SettingsStores = STORES,
 ) -> tuple[str, dict[str, Any]]:
     """R-15: the support desk changes a citizen's settings under a ticket. Same rules as the citizen's
     own change; refusals are audited too (outcome `refused:<code>`). Returns (citizen id, settings)."""
     action = "settings.change"
 
     def refuse(subject: str, problem: Problem) -> None:
-        log.append_now(
+        stores.audit.append_now(
             AuditEntry.refusal(
                 subject, action, request, code=problem.code, at=clock(), details={"fields": sorted(changes)}
             )
         )
 
-    account = accounts.find_by_personnummer(personnummer, repo=account_repo)
+    account = accounts.find_by_personnummer(personnummer, stores=stores)
     if account is None:
         problem = accounts.NoAccount("Personen har aldrig loggat in i e-tjänsterna och har inga inställningar.")
         refuse(person_subject(lookup_key(personnummer)), problem)
@@ -215,15 +213,8 @@ def change_by_support(
     citizen_id = account.citizen_id
 
     def entry(changed: list[str]) -> AuditEntry:
-        return AuditEntry(
-            subject=citizen_subject(citizen_id),
-            action=action,
-            actor_kind="support-desk",
-            actor=request.actor,
-            at=clock(),
-            ticket_ref=request.ticket_ref,
-            region=request.region,
-            details={"fields": changed},
+        return AuditEntry.by_support_desk(
+            citizen_subject(citizen_id), action, request, at=clock(), details={"fields": changed}
         )
 
     try:
@@ -234,9 +225,7 @@ def change_by_support(
             lambda current: rules.apply(current, changes),
             entry,
             clock,
-            repo=repo,
-            log=log,
-            new_uow=new_uow,
+            stores=stores,
         )
     except Problem as problem:
         refuse(citizen_subject(citizen_id), problem)
@@ -254,9 +243,7 @@ def staff_lookup(
     clinic_id: str | None,
     register: PopulationRegister,
     clock: Clock,
-    repo: SettingsRepository = DYNAMO,
-    log: AuditLog = audit_repo.DYNAMO,
-    account_repo: AccountRepository = accounts_repo.DYNAMO,
+    stores: SettingsStores = STORES,
 ) -> dict[str, Any]:
     """POST /staff/citizen-lookup: which notification method the citizen chose, and whether deliveries
     fail — never the number or the address. Read only; audited under the citizen (R-29)."""
@@ -273,11 +260,11 @@ def staff_lookup(
         clinic_id = case_clinics[0]
     else:
         staff.require(clinic_id, *sorted(CASE_ROLES))
-    account = accounts.find_by_personnummer(personnummer, repo=account_repo)
+    account = accounts.find_by_personnummer(personnummer, stores=stores)
     person = register.find(personnummer)
-    settings = repo.get(account.citizen_id) if account else Settings()
+    settings = stores.settings.get(account.citizen_id) if account else Settings()
     subject = citizen_subject(account.citizen_id) if account else person_subject(lookup_key(personnummer))
-    log.append_now(
+    stores.audit.append_now(
         AuditEntry(
             subject=subject,
             action="read.citizen-lookup",
@@ -344,12 +331,12 @@ def _check_channel(channel: str) -> None:
         raise ValueError("channel must be 'sms' or 'email'")
 
 
-def notification_targets(citizen_id: str, *, repo: SettingsRepository = DYNAMO) -> list[tuple[str, Channel]]:
+def notification_targets(citizen_id: str, *, stores: SettingsStores = STORES) -> list[tuple[str, Channel]]:
     """(recipient, channel) pairs to notify for a new inbox item of this citizen: ("self", ch) for each
     channel the citizen switched on and has a detail for; for a child, ("guardian:<guardianCitizenId>", ch)
     for each guardian entry with that detail filled in (R-33). Whether the guardian may still act for the
     child is NOT checked here (the caller decides)."""
-    return targets_in(repo.get(citizen_id))
+    return targets_in(stores.settings.get(citizen_id))
 
 
 def targets_in(settings: Settings) -> list[tuple[str, Channel]]:
@@ -365,9 +352,9 @@ def targets_in(settings: Settings) -> list[tuple[str, Channel]]:
     return targets
 
 
-def contact_for(citizen_id: str, recipient: str, channel: Channel, *, repo: SettingsRepository = DYNAMO) -> str | None:
+def contact_for(citizen_id: str, recipient: str, channel: Channel, *, stores: SettingsStores = STORES) -> str | None:
     """The current detail to send to (read at send time), or None if no longer wanted/present."""
-    return contact_in(repo.get(citizen_id), recipient, channel)
+    return contact_in(stores.settings.get(citizen_id), recipient, channel)
 
 
 def contact_in(settings: Settings, recipient: str, channel: Channel) -> str | None:
@@ -391,8 +378,7 @@ def record_delivery(
     at: datetime,
     notification_id: str,
     sent_to: str | None = None,
-    repo: SettingsRepository = DYNAMO,
-    new_uow: NewUow = UnitOfWork,
+    stores: SettingsStores = STORES,
 ) -> None:
     """Stores lastDelivery; status "permanent-failure" for recipient "self" also sets
     deliveryProblems[channel] (kept until the citizen changes that detail). Statuses: created, sending,
@@ -428,4 +414,4 @@ def record_delivery(
             new = replace(new, delivery_problems={**current.delivery_problems, channel: record})
         return new, []
 
-    _commit(citizen_id, decide, None, system_clock, repo=repo, log=audit_repo.DYNAMO, new_uow=new_uow)
+    _commit(citizen_id, decide, None, system_clock, stores=stores)

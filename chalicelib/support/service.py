@@ -9,20 +9,17 @@ Refusals are audited too, with their ticket (R-03, R-15).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from chalicelib.accounts import service as accounts
 from chalicelib.accounts.models import Account, Lock, LockRequester, UnlockDecision
-from chalicelib.accounts.repository import DYNAMO, AccountRepository
-from chalicelib.accounts.service import NoAccount
-from chalicelib.audit import repository as audit_repo
+from chalicelib.accounts.service import AccountStores, NoAccount
 from chalicelib.audit.models import AuditEntry, SupportRequest, citizen_subject, person_subject
-from chalicelib.audit.repository import AuditLog
 from chalicelib.core.clock import Clock, iso
 from chalicelib.core.concurrency import retrying
 from chalicelib.core.errors import Conflict, Forbidden, Problem
 from chalicelib.core.personal_number import lookup_key
-from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.support import messages
 
 __all__ = ["NoAccount", "SupportRequest", "lock", "record_unlock_decision", "seal_record", "unlock"]
@@ -46,33 +43,31 @@ class AlreadyDone(Exception):
     nothing is written, not even a second audit entry or inbox message."""
 
 
-@dataclass(frozen=True)
-class Desk:
-    """The stores a support-desk action uses (DynamoDB by default; in-memory twins in unit tests)."""
+@dataclass(frozen=True, kw_only=True)
+class SupportStores(AccountStores):
+    """The account stores and the citizen's inbox, where the support desk's messages go."""
 
-    accounts: AccountRepository = DYNAMO
-    audit: AuditLog = audit_repo.DYNAMO
-    inbox: messages.Outbox = field(default_factory=messages.InboxOutbox)
-    new_uow: Callable[[], UnitOfWork] = UnitOfWork
+    inbox: messages.Outbox
 
 
-DESK = Desk()
+STORES = SupportStores(accounts=accounts.STORES.accounts, audit=accounts.STORES.audit, inbox=messages.InboxOutbox())
+
 Decide = Callable[[Account], Change]
 """Given the current account: the change, or raise a Problem to refuse (AlreadyDone: nothing to do)."""
 
 
 def _change(
-    personnummer: str, action: str, request: SupportRequest, clock: Clock, decide: Decide, *, desk: Desk
+    personnummer: str, action: str, request: SupportRequest, clock: Clock, decide: Decide, *, stores: SupportStores
 ) -> Account:
     """Read, decide, and commit with the audit entry; retried when the account changed meanwhile."""
 
     def refuse(subject: str, problem: Problem) -> None:
-        desk.audit.append_now(AuditEntry.refusal(subject, action, request, code=problem.code, at=clock()))
+        stores.audit.append_now(AuditEntry.refusal(subject, action, request, code=problem.code, at=clock()))
 
     def attempt() -> Account:
         key = lookup_key(personnummer)
-        citizen_id = desk.accounts.find_citizen_id(key)
-        account = desk.accounts.get(citizen_id) if citizen_id else None
+        citizen_id = stores.accounts.find_citizen_id(key)
+        account = stores.accounts.get(citizen_id) if citizen_id else None
         if account is None:
             problem = NoAccount(
                 "Personen har aldrig loggat in i e-tjänsterna. Bara befintliga konton kan låsas; "
@@ -92,23 +87,16 @@ def _change(
             version=account.version + 1,
             session_epoch=account.session_epoch + (1 if change.bump_epoch else 0),
         )
-        uow = desk.new_uow()
-        desk.accounts.update(uow, new, expected_version=account.version)
-        desk.audit.append(
+        uow = stores.new_uow()
+        stores.accounts.update(uow, new, expected_version=account.version)
+        stores.audit.append(
             uow,
-            AuditEntry(
-                subject=citizen_subject(account.citizen_id),
-                action=action,
-                actor_kind="support-desk",
-                actor=request.actor,
-                at=clock(),
-                ticket_ref=request.ticket_ref,
-                region=request.region,
-                details=change.details,
+            AuditEntry.by_support_desk(
+                citizen_subject(account.citizen_id), action, request, at=clock(), details=change.details
             ),
         )
         if change.message is not None:
-            desk.inbox.add_message(uow, account.citizen_id, change.message, at=clock())
+            stores.inbox.add_message(uow, account.citizen_id, change.message, at=clock())
         uow.commit()
         return new
 
@@ -127,7 +115,7 @@ def lock(
     form_ref: str,
     request: SupportRequest,
     clock: Clock,
-    desk: Desk = DESK,
+    stores: SupportStores = STORES,
 ) -> Account:
     """R-03/R-04/R-05: lock an existing account; its sessions end at once (the epoch moves on)."""
 
@@ -151,7 +139,7 @@ def lock(
             bump_epoch=True,
         )
 
-    return _change(personnummer, "account.lock", request, clock, decide, desk=desk)
+    return _change(personnummer, "account.lock", request, clock, decide, stores=stores)
 
 
 def record_unlock_decision(
@@ -162,7 +150,7 @@ def record_unlock_decision(
     decision_ref: str,
     request: SupportRequest,
     clock: Clock,
-    desk: Desk = DESK,
+    stores: SupportStores = STORES,
 ) -> Account:
     """R-08: the head of unit's decision on a care lock. A "no" is told to the citizen at once;
     a "yes" is told when the support desk lifts the lock."""
@@ -191,7 +179,7 @@ def record_unlock_decision(
             message=None if approved else messages.decision_no(current.region),
         )
 
-    return _change(personnummer, "account.unlock-decision", request, clock, decide, desk=desk)
+    return _change(personnummer, "account.unlock-decision", request, clock, decide, stores=stores)
 
 
 def _care_lock_of_region(account: Account, request: SupportRequest) -> Lock:
@@ -217,7 +205,7 @@ def unlock(
     form_ref: str,
     request: SupportRequest,
     clock: Clock,
-    desk: Desk = DESK,
+    stores: SupportStores = STORES,
 ) -> Account:
     """R-08: a citizen's own lock is lifted on their request; a care lock only by the region that
     placed it, after the head of unit said yes. The citizen is told in their inbox."""
@@ -248,11 +236,17 @@ def unlock(
             message=messages.UNLOCKED,
         )
 
-    return _change(personnummer, "account.unlock", request, clock, decide, desk=desk)
+    return _change(personnummer, "account.unlock", request, clock, decide, stores=stores)
 
 
 def seal_record(
-    personnummer: str, *, sealed: bool, form_ref: str, request: SupportRequest, clock: Clock, desk: Desk = DESK
+    personnummer: str,
+    *,
+    sealed: bool,
+    form_ref: str,
+    request: SupportRequest,
+    clock: Clock,
+    stores: SupportStores = STORES,
 ) -> Account:
     """R-09: sealing is a flag for the record service, independent of the login lock."""
 
@@ -264,4 +258,4 @@ def seal_record(
             {"sealed": sealed, "formRef": form_ref},
         )
 
-    return _change(personnummer, "record.seal" if sealed else "record.unseal", request, clock, decide, desk=desk)
+    return _change(personnummer, "record.seal" if sealed else "record.unseal", request, clock, decide, stores=stores)

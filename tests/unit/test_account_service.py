@@ -20,8 +20,7 @@ from chalicelib.support import messages
 from chalicelib.support import service as support
 from tests.support import ROOT, at, pnr
 from tests.unit.fakes.accounts import InMemoryAccountRepository
-from tests.unit.fakes.audit import InMemoryAuditLog
-from tests.unit.fakes.support import InMemoryOutbox
+from tests.unit.fakes.support import support_stores
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 REGISTER = JsonPopulationRegister.from_file(ROOT / "testdata" / "population.json")
@@ -33,51 +32,50 @@ DESK_REQUEST = SupportRequest(ticket_ref="EASIT-1", region="Region Kronoberg", a
 class World:
     """The in-memory stores, and the services wired to them."""
 
-    def __init__(self) -> None:
-        self.repo = InMemoryAccountRepository()
-        self.audit = InMemoryAuditLog()
-        self.outbox = InMemoryOutbox()
-        self.desk = support.Desk(accounts=self.repo, audit=self.audit, inbox=self.outbox, new_uow=FakeUnitOfWork)
+    def __init__(self, stores: support.SupportStores | None = None) -> None:
+        self.stores = stores or support_stores()
+        self.repo, self.audit, self.outbox = self.stores.accounts, self.stores.audit, self.stores.inbox
 
     def login(self, name: str, clock=CLOCK) -> accounts.LoginPlan:
-        plan = accounts.plan_login(
-            pnr(name), register=REGISTER, clock=clock, repo=self.repo, log=self.audit, new_uow=FakeUnitOfWork
-        )
+        plan = accounts.plan_login(pnr(name), register=REGISTER, clock=clock, stores=self.stores)
         uow = FakeUnitOfWork()
-        accounts.add_login(uow, plan, repo=self.repo)
+        accounts.add_login(uow, plan, stores=self.stores)
         uow.commit()
         return plan
 
     def account(self, name: str) -> Account:
-        found = accounts.find_by_personnummer(pnr(name), repo=self.repo)
+        found = accounts.find_by_personnummer(pnr(name), stores=self.stores)
         assert found is not None
         return found
 
+    def desk(self, action, name: str, *, request=DESK_REQUEST, clock=CLOCK, **fields) -> Account:
+        """A support-desk `action` on `name`'s account, under `request`, on these stores."""
+        return action(pnr(name), request=request, clock=clock, stores=self.stores, **fields)
+
     def lock(self, name: str, requested_by="care", request=DESK_REQUEST) -> Account:
-        return support.lock(
-            pnr(name),
+        return self.desk(
+            support.lock,
+            name,
+            request=request,
             requested_by=requested_by,
             requester="SE2321000016-ABCD",
             form_ref="LAS-1",
-            request=request,
-            clock=CLOCK,
-            desk=self.desk,
         )
 
     def decide(self, name: str, approved: bool, request=DESK_REQUEST, clock=LATER) -> Account:
-        return support.record_unlock_decision(
-            pnr(name),
+        return self.desk(
+            support.record_unlock_decision,
+            name,
+            request=request,
+            clock=clock,
             approved=approved,
             head_of_unit="Dr Chef",
             decision_ref="BESLUT-1",
-            request=request,
-            clock=clock,
-            desk=self.desk,
         )
 
     def unlock(self, name: str, requested_by="care", request=DESK_REQUEST) -> Account:
-        return support.unlock(
-            pnr(name), requested_by=requested_by, form_ref="UPP-1", request=request, clock=LATER, desk=self.desk
+        return self.desk(
+            support.unlock, name, request=request, clock=LATER, requested_by=requested_by, form_ref="UPP-1"
         )
 
 
@@ -118,9 +116,7 @@ def test_r02a_deceased_account_is_inactivated_its_sessions_end_and_it_is_audited
     dead = replace(REGISTER.find(pnr("Sara")), deceased=True)
     register = type("R", (), {"find": lambda self, _: dead})()
     with pytest.raises(Forbidden) as refused:
-        accounts.plan_login(
-            pnr("Sara"), register=register, clock=LATER, repo=world.repo, log=world.audit, new_uow=FakeUnitOfWork
-        )
+        accounts.plan_login(pnr("Sara"), register=register, clock=LATER, stores=world.stores)
     assert refused.value.code == "deceased"
     after = world.account("Sara")
     assert after.status == "inactivated" and after.session_epoch == before.session_epoch + 1
@@ -137,10 +133,10 @@ def test_r04_a_locked_citizen_cannot_log_in(world):
 
 def test_r04_a_lock_placed_mid_login_wins_over_the_login(world):
     world.login("Sara")
-    plan = accounts.plan_login(pnr("Sara"), register=REGISTER, clock=LATER, repo=world.repo)
+    plan = accounts.plan_login(pnr("Sara"), register=REGISTER, clock=LATER, stores=world.stores)
     world.lock("Sara")  # between the check and the commit
     uow = FakeUnitOfWork()
-    accounts.add_login(uow, plan, repo=world.repo)
+    accounts.add_login(uow, plan, stores=world.stores)
     with pytest.raises(AccountChanged):
         uow.commit()
     assert world.account("Sara").locked and plan.citizen_id not in world.repo.last_login  # no touch applied
@@ -148,9 +144,7 @@ def test_r04_a_lock_placed_mid_login_wins_over_the_login(world):
 
 def test_r30_guardian_activates_a_child_in_proxy_mode_without_the_childs_consent(world):
     guardian = world.login("Anna").citizen_id
-    child_id = accounts.activate_by_guardian(
-        REGISTER.find(pnr("Elsa")), guardian, CLOCK, repo=world.repo, log=world.audit, new_uow=FakeUnitOfWork
-    )
+    child_id = accounts.activate_by_guardian(REGISTER.find(pnr("Elsa")), guardian, CLOCK, stores=world.stores)
     child = world.repo.accounts[child_id]
     assert child.activated_by == "guardian" and child.first_login_at is None
     assert world.repo.activated_by[child_id] == guardian
@@ -162,9 +156,7 @@ def test_r30_guardian_activates_a_child_in_proxy_mode_without_the_childs_consent
 def test_r30_a_concurrent_activation_answers_the_existing_account_and_writes_nothing(world):
     existing = world.login("Elsa").citizen_id
     audited = len(world.audit.entries)
-    again = accounts.activate_by_guardian(
-        REGISTER.find(pnr("Elsa")), "anna", CLOCK, repo=world.repo, log=world.audit, new_uow=FakeUnitOfWork
-    )
+    again = accounts.activate_by_guardian(REGISTER.find(pnr("Elsa")), "anna", CLOCK, stores=world.stores)
     assert again == existing and len(world.repo.accounts) == 1 and len(world.audit.entries) == audited
 
 
@@ -262,15 +254,11 @@ def test_r08_a_yes_then_the_unlock_lifts_the_lock_and_tells_the_citizen(world):
 
 def test_r09_sealing_is_separate_from_the_lock_and_a_repeat_writes_nothing(world):
     world.login("Sara")
-    sealed = support.seal_record(
-        pnr("Sara"), sealed=True, form_ref="F-1", request=DESK_REQUEST, clock=CLOCK, desk=world.desk
-    )
+    sealed = world.desk(support.seal_record, "Sara", sealed=True, form_ref="F-1")
     assert sealed.record_sealed and not sealed.locked and sealed.session_epoch == 0  # sessions go on
-    again = support.seal_record(
-        pnr("Sara"), sealed=True, form_ref="F-1", request=DESK_REQUEST, clock=CLOCK, desk=world.desk
-    )
+    again = world.desk(support.seal_record, "Sara", sealed=True, form_ref="F-1")
     assert again == sealed and world.audit.actions() == [("record.seal", "ok")]
-    assert accounts.is_record_sealed(sealed.citizen_id, repo=world.repo)
+    assert accounts.is_record_sealed(sealed.citizen_id, stores=world.stores)
 
 
 class RacingRepository(InMemoryAccountRepository):
@@ -289,9 +277,7 @@ class RacingRepository(InMemoryAccountRepository):
 
 
 def _racing_world(races: int) -> World:
-    world = World()
-    world.repo = RacingRepository(races)
-    world.desk = replace(world.desk, accounts=world.repo)
+    world = World(replace(support_stores(), accounts=RacingRepository(races)))
     world.login("Sara")
     return world
 

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.accounts.models import Account
 from chalicelib.arrivals import due as outbox
 from chalicelib.cases import service, staff_service
+from chalicelib.cases.ports import CaseStores
 from chalicelib.cases.response_time import due_at
 from chalicelib.clinics.service import CaseType, Clinic
 from chalicelib.core.clock import epoch_seconds, fixed_clock, iso
@@ -26,8 +27,8 @@ from tests.unit.fakes.cases import (
     InMemoryClinics,
     InMemoryStaffDirectory,
     RecordingAttachments,
+    in_memory_stores,
 )
-from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 CLINIC = "SE2321000016-CLINIC"
 OTHER_CLINIC = "SE2321000016-OTHER"
@@ -92,8 +93,20 @@ class World:
     def clock(self) -> Any:
         return fixed_clock(self.now)
 
+    @property
+    def stores(self) -> CaseStores:
+        return in_memory_stores(
+            cases=self.repo,
+            arrivals=self.inbox,
+            attachments=self.attachments,
+            clinics=self.clinics,
+            accounts=self.accounts,
+            directory=self.directory,
+            access_log=self.audit,
+        )
+
     def common(self) -> dict[str, Any]:
-        return {"clock": self.clock(), "repo": self.repo, "new_uow": FakeUnitOfWork}
+        return {"clock": self.clock(), "stores": self.stores}
 
     def start(
         self, subject: Subject | None = None, *, case_type: str = QUESTION, files: list[str] | None = None
@@ -106,9 +119,6 @@ class World:
             body="Jag har fått utslag.",
             attachment_ids=files or [],
             idempotency_key=None,
-            inbox=self.inbox,
-            attachments=self.attachments,
-            clinics=self.clinics,
             **self.common(),
         ).id
 
@@ -119,8 +129,6 @@ class World:
             body=body,
             attachment_ids=[],
             idempotency_key=None,
-            inbox=self.inbox,
-            attachments=self.attachments,
             **self.common(),
         )
 
@@ -132,20 +140,18 @@ class World:
             body="Svar från vården",
             attachment_ids=[],
             idempotency_key=None,
-            inbox=self.inbox,
-            attachments=self.attachments,
             **self.common(),
         )
 
     def assign(self, staff: StaffPrincipal, case_id: str, handler: str) -> dict[str, Any]:
-        return staff_service.assign(staff, case_id, handler, directory=self.directory, **self.common())
+        return staff_service.assign(staff, case_id, handler, **self.common())
 
     def close(self, case_id: str) -> dict[str, Any]:
-        return staff_service.close(HANDLER, case_id, inbox=self.inbox, **self.common())
+        return staff_service.close(HANDLER, case_id, **self.common())
 
     def overdue(self, at: datetime) -> list[str]:
         items, _ = staff_service.staff_list(
-            HANDLER, CLINIC, "overdue", cursor=None, clock=fixed_clock(at), repo=self.repo
+            HANDLER, CLINIC, "overdue", cursor=None, clock=fixed_clock(at), stores=self.stores
         )
         return [c["caseId"] for c in items]
 
@@ -210,7 +216,9 @@ def test_r20_a_staff_answer_clears_the_due_marker_and_notifies_the_citizen(world
     case = world.repo.get_case(case_id)
     assert case is not None and case["answeredAt"] == iso(world.now) and case["version"] == 2
     assert world.overdue(world.now + timedelta(days=1)) == []
-    summary = staff_service.staff_list(HANDLER, CLINIC, "open", cursor=None, clock=world.clock(), repo=world.repo)[0]
+    summary = staff_service.staff_list(HANDLER, CLINIC, "open", cursor=None, clock=world.clock(), stores=world.stores)[
+        0
+    ]
     assert summary[0]["overdue"] is False and summary[0]["dueAt"] is None
     item = world.inbox.get_item(SARA.citizen_id, case_id)
     assert item is not None and item["unread"] is True and item["arrivalId"]  # notified once
@@ -316,10 +324,6 @@ def test_r06_care_cannot_start_a_conversation_with_a_locked_or_unactivated_citiz
             body="Dina prover är bra.",
             attachment_ids=[],
             idempotency_key=None,
-            inbox=world.inbox,
-            attachments=world.attachments,
-            clinics=world.clinics,
-            accounts=world.accounts,
             **world.common(),
         )
 
@@ -348,9 +352,6 @@ def test_r27_a_complaint_without_a_clinic_goes_to_the_patient_board_and_never_fr
             care_process=True,
             body="Jag fick vänta länge.",
             idempotency_key=None,
-            inbox=world.inbox,
-            attachments=world.attachments,
-            clinics=world.clinics,
             **target,
             **world.common(),
         ).id
@@ -372,7 +373,7 @@ def test_r31_a_guardian_writes_in_the_childs_name_and_staff_see_that_a_guardian_
     assert case is not None and case["citizenId"] == "elsa" and case["startedBy"]["kind"] == "guardian"
     assert messages[0]["author"] == {"kind": "guardian", "citizenId": "sara", "onBehalfOf": "elsa"}
     assert (child.citizen_id, case_id) in world.inbox.items
-    thread = service.citizen_view(proxy, case_id, clock=world.clock(), repo=world.repo)
+    thread = service.citizen_view(proxy, case_id, clock=world.clock(), stores=world.stores)
     assert thread["messages"][0]["author"] == {"kind": "guardian"}  # the citizen side shows no ids
 
 
@@ -388,9 +389,7 @@ def test_r29_every_staff_read_of_a_case_is_logged_with_who_where_and_why(world: 
         case_id,
         register=Register(),  # type: ignore[arg-type]
         clock=world.clock(),
-        repo=world.repo,
-        accounts=world.accounts,
-        access_log=world.audit,
+        stores=world.stores,
     )
     assert view["caseId"] == case_id and [m["kind"] for m in view["messages"]] == ["citizen-message"]
     [entry] = world.audit.entries

@@ -20,10 +20,7 @@ from chalicelib.guardians.service import Subject
 from chalicelib.settings import rules, service
 from chalicelib.settings.rules import RuleBroken, Settings
 from tests.support import at, pnr
-from tests.unit.fakes.accounts import InMemoryAccountRepository
-from tests.unit.fakes.audit import InMemoryAuditLog
-from tests.unit.fakes.settings import InMemorySettingsRepository
-from tests.unit.fakes.unit_of_work import FakeUnitOfWork
+from tests.unit.fakes.settings import settings_stores
 
 CLOCK = fixed_clock(at("2026-11-22T12:00:00Z"))
 MOBILE, MOBILE_E164 = "070-174 06 05", "+46701740605"
@@ -43,32 +40,14 @@ ERIK_FOR_ELSA = Subject("elsa", ELSA, proxy=True, actor_citizen_id="erik")
 
 class World:
     def __init__(self) -> None:
-        self.repo = InMemorySettingsRepository()
-        self.audit = InMemoryAuditLog()
-        self.accounts = InMemoryAccountRepository()
+        self.stores = settings_stores()
+        self.repo, self.audit, self.accounts = self.stores.settings, self.stores.audit, self.stores.accounts
 
     def change(self, subject: Subject, changes, guardian_contact=None) -> dict:
-        return service.change(
-            subject,
-            changes,
-            guardian_contact=guardian_contact,
-            clock=CLOCK,
-            repo=self.repo,
-            log=self.audit,
-            new_uow=FakeUnitOfWork,
-        )
+        return service.change(subject, changes, guardian_contact=guardian_contact, clock=CLOCK, stores=self.stores)
 
     def by_support(self, personnummer: str, changes) -> tuple[str, dict]:
-        return service.change_by_support(
-            personnummer,
-            changes,
-            request=DESK,
-            clock=CLOCK,
-            repo=self.repo,
-            log=self.audit,
-            account_repo=self.accounts,
-            new_uow=FakeUnitOfWork,
-        )
+        return service.change_by_support(personnummer, changes, request=DESK, clock=CLOCK, stores=self.stores)
 
     def delivery(self, status: str, minute: int, sent_to: str | None = None, recipient: str = "self") -> None:
         service.record_delivery(
@@ -79,8 +58,7 @@ class World:
             at=datetime(2026, 11, 22, 9, minute, tzinfo=UTC),
             notification_id="n1",
             sent_to=sent_to,
-            repo=self.repo,
-            new_uow=FakeUnitOfWork,
+            stores=self.stores,
         )
 
 
@@ -137,11 +115,11 @@ def test_r33_each_guardian_sees_only_their_own_entry_and_both_are_notified(world
     assert anna["guardianContacts"] == {"anna": {"mobile": MOBILE_E164, "email": None, "deliveryProblems": {}}}
     erik = world.change(ERIK_FOR_ELSA, {}, guardian_contact={"email": "erik@example.com"})
     assert set(erik["guardianContacts"]) == {"erik"} and MOBILE_E164 not in str(erik)
-    assert service.notification_targets("elsa", repo=world.repo) == [
+    assert service.notification_targets("elsa", stores=world.stores) == [
         ("guardian:anna", "sms"),
         ("guardian:erik", "email"),
     ]
-    assert service.contact_for("elsa", "guardian:anna", "sms", repo=world.repo) == MOBILE_E164
+    assert service.contact_for("elsa", "guardian:anna", "sms", stores=world.stores) == MOBILE_E164
     assert world.audit.entries[0].details == {"fields": ["guardianContact.mobile"], "proxy": True}
     assert world.audit.entries[0].actor == "anna"
 

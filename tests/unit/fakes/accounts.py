@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from chalicelib.accounts.models import Account, AccountChanged, AccountExists
+from chalicelib.accounts.service import AccountStores
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.unit_of_work import UnitOfWork
-from tests.unit.fakes.unit_of_work import staged
+from tests.unit.fakes.audit import InMemoryAuditLog
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork, staged
+
+Stores = TypeVar("Stores", bound=AccountStores)
 
 
 class InMemoryAccountRepository:
@@ -79,3 +84,9 @@ class InMemoryAccountRepository:
             self.accounts[account.citizen_id] = replace(account, version=expected_version + 1)
 
         staged(uow).stage(apply, check=check)
+
+
+def in_memory(kind: type[Stores], **own: Any) -> Stores:
+    """A capability's stores (`AccountStores` or an extension of it) on in-memory twins: fresh accounts,
+    audit log and unit of work, plus the capability's `own` (e.g. `settings=InMemorySettingsRepository()`)."""
+    return kind(accounts=InMemoryAccountRepository(), audit=InMemoryAuditLog(), new_uow=FakeUnitOfWork, **own)

@@ -6,6 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from chalicelib.arrivals.repository import Activity
 from chalicelib.core.unit_of_work import UnitOfWork
 from tests.unit.fakes.unit_of_work import staged
 
@@ -29,31 +30,13 @@ class InMemoryArrivals:
 
         staged(uow).stage(apply, check=lambda: ItemMissing() if key in self.items else None)
 
-    def touch(
-        self,
-        uow: UnitOfWork,
-        citizen_id: str,
-        item_id: str,
-        updated_at: str,
-        *,
-        unread: bool | None,
-        arrival_id: str | None,
-        notify_by: datetime | None,
-        expires_at: int | None,
-    ) -> None:
+    def touch(self, uow: UnitOfWork, citizen_id: str, item_id: str, activity: Activity) -> None:
         key = (citizen_id, item_id)
 
         def apply() -> None:
-            item = self.items[key]
-            item["updatedAt"] = updated_at
-            if unread is not None:
-                item["unread"] = unread
-            if arrival_id:
-                item["arrivalId"] = arrival_id
-            if expires_at:
-                item["expiresAt"] = expires_at
-            if notify_by:
-                self.due[key] = notify_by
+            self.items[key].update(activity.changes())
+            if activity.notify_by:
+                self.due[key] = activity.notify_by
 
         staged(uow).stage(apply, check=lambda: None if key in self.items else ItemMissing())
 

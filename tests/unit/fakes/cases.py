@@ -1,21 +1,26 @@
 """The case repository's in-memory twin, and stand-ins for what the case services ask other capabilities
-(clinics, accounts, the staff directory, attachments). Writes are staged in the unit of work; a case
-update checks the version it was read with and that the case is open, as the DynamoDB condition does."""
+(clinics, accounts, the staff directory, attachments), bundled by `in_memory_stores`. Writes are staged
+in the unit of work; a case update checks the version it was read with and that the case is open, as the
+DynamoDB condition does."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.accounts.models import Account
 from chalicelib.attachments.models import Uploader
+from chalicelib.cases.ports import CaseStores
 from chalicelib.cases.repository import CaseExists, Page, Thread
 from chalicelib.clinics.service import Clinic
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.errors import NotFound
 from chalicelib.core.idempotency import Guard
 from chalicelib.core.unit_of_work import UnitOfWork
-from tests.unit.fakes.unit_of_work import staged
+from tests.unit.fakes.arrivals import InMemoryArrivals
+from tests.unit.fakes.audit import InMemoryAuditLog
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork, staged
 
 
 class InMemoryCaseRepository:
@@ -146,3 +151,19 @@ class RecordingAttachments:
             staged(uow).stage(
                 lambda a=attachment_id: self.bound.append((a, uploader.kind, case_id, message_id))  # type: ignore[misc]
             )
+
+
+def in_memory_stores(**chosen: Any) -> CaseStores:
+    """Every collaborator of the case services in memory, committing through `FakeUnitOfWork`; `chosen`
+    replaces any of them by name (e.g. `cases=`, `clinics=`)."""
+    fresh = CaseStores(
+        cases=InMemoryCaseRepository(),
+        arrivals=InMemoryArrivals(),
+        attachments=RecordingAttachments(),
+        clinics=InMemoryClinics(),
+        accounts=InMemoryAccounts(),
+        directory=InMemoryStaffDirectory(),
+        access_log=InMemoryAuditLog(),
+        new_uow=FakeUnitOfWork,
+    )
+    return replace(fresh, **chosen)

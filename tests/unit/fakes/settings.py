@@ -8,6 +8,8 @@ from dataclasses import replace
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.settings.rules import Settings
+from chalicelib.settings.service import SettingsStores
+from tests.unit.fakes.accounts import in_memory
 from tests.unit.fakes.unit_of_work import staged
 
 
@@ -33,3 +35,7 @@ class InMemorySettingsRepository:
             self.writes += 1
 
         staged(uow).stage(apply, check=check)
+
+
+def settings_stores() -> SettingsStores:
+    return in_memory(SettingsStores, settings=InMemorySettingsRepository())
