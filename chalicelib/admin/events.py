@@ -12,16 +12,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Blueprint
 
-from chalicelib.accounts.models import Account
-from chalicelib.audit.models import SupportRequest
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import Problem
 from chalicelib.core.http import validate
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.observability import logger, metrics
-from chalicelib.support import service as support
 
+# The API function shares this module (one Chalice app): what only the console functions use is loaded
+# when one of them runs, not on the API's cold start.
 if TYPE_CHECKING:
+    from chalicelib.accounts.models import Account
     from chalicelib.admin import schemas as models
+    from chalicelib.audit.models import SupportRequest
+    from chalicelib.support import service as support
+else:
+    support = lazy_module("chalicelib.support.service")
 
 bp = Blueprint(__name__)
 E = TypeVar("E", bound="models.AdminEvent")
@@ -44,8 +49,8 @@ def _run(
     action: Callable[[E, SupportRequest], R],
     result_of: Callable[[R], dict[str, Any]] = _account_result,  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    # lazily: the API function shares this module and needs no admin models
     from chalicelib.admin import schemas as models
+    from chalicelib.audit.models import SupportRequest
 
     model: type[E] = getattr(models, model_name)
     try:

@@ -13,12 +13,13 @@ from chalicelib.core.http import ok, query_param
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documented
 from chalicelib.edge import callers
-from chalicelib.inbox import service
 
 if TYPE_CHECKING:
     from chalicelib.cases import service as cases
+    from chalicelib.inbox import service
 else:
     cases = lazy_module("chalicelib.cases.service")
+    service = lazy_module("chalicelib.inbox.service")
 
 bp = Blueprint(__name__)
 MODELS = "chalicelib.inbox.schemas"
