@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import random
 import shutil
 import signal
 import socket
@@ -125,10 +126,27 @@ def dynamodb_local_dir() -> Path:
 # ------------------------------------------------------------------ processes
 
 
+# Ports we choose come from below the kernel's ephemeral range (Linux: 32768-60999), so a port we picked
+# and have not bound yet cannot be handed meanwhile to a service's own bind(0) or outgoing connection.
+PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()  # never the same port twice to one process (several stacks, none bound yet)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    """A free port outside the ephemeral range (random, so parallel runs rarely meet)."""
+    for _ in range(200):
+        port = random.randrange(*PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        if not port_open(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def port_open(port: int) -> bool:

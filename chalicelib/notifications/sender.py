@@ -301,6 +301,8 @@ class Batch:
                 chunk.append(groups.pop(0))
             if not chunk:  # an arrival with more actions than a transaction holds (not with today's targets)
                 chunk.append(groups.pop(0))
+            # Several arrivals' claims in one transaction (not a UnitOfWork): on a cancellation the
+            # per-action reasons tell which arrival lost, and only that group is dropped.
             try:
                 dynamo.transact_write([action for group in chunk for action in group.actions])
             except dynamo.TransactionConflict as conflict:
