@@ -14,8 +14,7 @@ from pathlib import Path
 INFRA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INFRA_DIR.parent
 # The repo root goes first: `infra.*` resolves, and the `import app` that Chalice's packaging does
-# finds the Lambda app.py at the root, never this file. This file's directory (which Python put on the
-# path) goes: there, `constructs` would be infra/constructs/, not the library CDK imports.
+# finds the Lambda app.py at the root, never this file (whose directory Python put on the path).
 sys.path[:] = [str(REPO_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != INFRA_DIR]
 
 import aws_cdk as cdk  # noqa: E402

@@ -1,6 +1,6 @@
 """The one definition of the project's data resources (tables, queues, buckets).
 
-Plain Python with no CDK import: the CDK stack (`infra/constructs/data.py`) turns it into
+Plain Python with no CDK import: the CDK stack (`infra/parts/data.py`) turns it into
 CloudFormation and the local stack (`local/bootstrap.py`) into DynamoDB Local / moto resources, so the
 two cannot drift. Physical names are derived per stage (`resource_name`). The functions and what
 invokes them are in the registry, `infra/functions.py`.

@@ -5,7 +5,7 @@ size, batching window and concurrency of its event source), its memory and timeo
 it may do (tables and actions, indexes, secrets, queues, objects, SMS/e-mail). Everything not listed
 is denied. Readers:
 
-- the CDK stack (`infra/constructs/functions.py`): one role, log group, error alarm and event source
+- the CDK stack (`infra/parts/functions.py`): one role, log group, error alarm and event source
   per entry; synth fails when app.py's functions and this registry differ;
 - the local pump (`local/pump.py`): the same consumers, with the same batch sizes, windows and
   concurrency, fed from DynamoDB Local / moto;

@@ -1,4 +1,4 @@
-"""The e-services stack: composes the constructs in `infra/constructs/` (README "What gets created").
+"""The e-services stack: composes the constructs in `infra/parts/` (README "What gets created").
 
 Data resources come from `infra/definitions.py`, the functions and what invokes them from the registry
 `infra/functions.py`; this module only puts the parts together and passes the stage's settings.
@@ -12,8 +12,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.constructs import Namespace, logical_id
-from infra.constructs.api import (
+from infra.definitions import BUCKETS, QUEUES, TABLES
+from infra.functions import BANKID_CERT_ARN_VAR, FUNCTIONS, HMAC_ARN_VAR, Registry
+from infra.nag import AcknowledgeSuppressed
+from infra.parts import Namespace, logical_id
+from infra.parts.api import (
     API_THROTTLE,
     AUTH_START_THROTTLE,
     WAF_AUTH_RATE_LIMIT,
@@ -21,19 +24,16 @@ from infra.constructs.api import (
     ApiEdge,
     Throttle,
 )
-from infra.constructs.backup import TableBackups
-from infra.constructs.data import APP_NAME, METRICS_NAMESPACE, DataResources
-from infra.constructs.functions import Functions, chalice_logical_id
-from infra.constructs.monitoring import Monitoring
-from infra.constructs.notifications import (
+from infra.parts.backup import TableBackups
+from infra.parts.data import APP_NAME, METRICS_NAMESPACE, DataResources
+from infra.parts.functions import Functions, chalice_logical_id
+from infra.parts.monitoring import Monitoring
+from infra.parts.notifications import (
     DEFAULT_NOTIFICATION_FROM_EMAIL,
     SMS_MONTHLY_SPEND_ALARM_USD,
     Notifications,
     ses_configuration_set_name,
 )
-from infra.definitions import BUCKETS, QUEUES, TABLES
-from infra.functions import BANKID_CERT_ARN_VAR, FUNCTIONS, HMAC_ARN_VAR, Registry
-from infra.nag import AcknowledgeSuppressed
 
 __all__ = [  # what infra/app.py and the tests take from here
     "API_THROTTLE",
@@ -132,7 +132,7 @@ class EServicesStack(cdk.Stack):
 
     def _allocate_logical_id(self, cfn_element: cdk.CfnElement) -> str:
         """CDK's logical ids, with the grouping constructs (`Namespace`) left out of the path: the
-        resources of the deployed stack keep their ids (infra/constructs/__init__.py)."""
+        resources of the deployed stack keep their ids (infra/parts/__init__.py)."""
         scopes = cfn_element.node.scopes
         below_stack = scopes[scopes.index(self) + 1 :]
         if not any(isinstance(scope, Namespace) for scope in below_stack):

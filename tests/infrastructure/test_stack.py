@@ -17,8 +17,6 @@ from cfnlint.api import ManualArgs, lint
 from constructs import Construct
 
 from chalicelib.core import errors
-from infra.constructs.data import DataResources
-from infra.constructs.functions import wire_queue_consumer, wire_stream_consumer
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     BUCKETS,
@@ -41,6 +39,8 @@ from infra.functions import (
     SCHEDULES,
     STREAM_CONSUMERS,
 )
+from infra.parts.data import DataResources
+from infra.parts.functions import wire_queue_consumer, wire_stream_consumer
 from infra.stack import (
     API_THROTTLE,
     AUTH_START_THROTTLE,
@@ -1353,7 +1353,7 @@ def test_tables_are_backed_up_daily_for_35_days_in_a_vault_encrypted_with_the_da
 
 
 # The logical ids of the deployed stack's stateful resources: a changed id replaces the resource (a table
-# and its data would be gone; a named log group or queue fails to create). infra/constructs/__init__.py.
+# and its data would be gone; a named log group or queue fails to create). infra/parts/__init__.py.
 KEPT_LOGICAL_IDS = {
     "DataDataKeyCDD1A924",
     "DataOpsKey154728E1",
@@ -1380,8 +1380,8 @@ def test_the_split_into_constructs_kept_the_logical_ids(template_dict: dict[str,
 
 
 def test_namespaces_reproduce_cdks_logical_ids() -> None:
-    """infra.constructs.logical_id is aws-cdk-lib's own algorithm: same ids for the same paths."""
-    from infra.constructs import logical_id
+    """infra.parts.logical_id is aws-cdk-lib's own algorithm: same ids for the same paths."""
+    from infra.parts import logical_id
 
     stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Ids")
     paths = [("Data", "MainTable", "Resource"), ("Role", "DefaultPolicy", "Resource"), ("Single",), ("A", "Default")]

@@ -24,15 +24,15 @@ from chalicelib.core.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from infra.constructs import Namespace
-from infra.constructs.data import (
+from infra.parts import Namespace
+from infra.parts.data import (
     APP_NAME,
     LOG_RETENTION,
     DataResources,
     api_access_log_group_name,
     removal_policy,
 )
-from infra.constructs.functions import API_GATEWAY_STAGE, Functions
+from infra.parts.functions import API_GATEWAY_STAGE, Functions
 
 
 @dataclass(frozen=True)

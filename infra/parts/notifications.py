@@ -14,9 +14,9 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.constructs import Namespace
-from infra.constructs.data import APP_NAME, LOG_RETENTION, METRICS_NAMESPACE, DataResources, removal_policy
-from infra.constructs.functions import Functions, chalice_logical_id
+from infra.parts import Namespace
+from infra.parts.data import APP_NAME, LOG_RETENTION, METRICS_NAMESPACE, DataResources, removal_policy
+from infra.parts.functions import Functions, chalice_logical_id
 
 DEFAULT_NOTIFICATION_FROM_EMAIL = "no-reply@e-tjanster.example"  # chalicelib/notifications/text.py
 SMS_MONTHLY_SPEND_ALARM_USD = 200

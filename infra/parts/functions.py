@@ -21,8 +21,6 @@ from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
-from infra.constructs import Namespace
-from infra.constructs.data import LOG_RETENTION, DataResources, removal_policy
 from infra.definitions import ObjectCreatedConsumer, resource_name
 from infra.functions import (
     DailyAt,
@@ -34,6 +32,8 @@ from infra.functions import (
     StreamRecords,
     object_created_consumers,
 )
+from infra.parts import Namespace
+from infra.parts.data import LOG_RETENTION, DataResources, removal_policy
 
 API_GATEWAY_STAGE = "api"  # Chalice's default; part of EndpointURL and of the 5xx alarm's dimensions
 # Lambda retries a failed asynchronous invocation (S3, SNS, CloudWatch Logs, Scheduler) this often and

@@ -12,7 +12,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from infra.constructs.data import APP_NAME, DataResources
+from infra.parts.data import APP_NAME, DataResources
 
 BACKUP_RETENTION = cdk.Duration.days(35)
 

@@ -7,10 +7,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.constructs import Namespace
-from infra.constructs.api import ApiEdge
-from infra.constructs.data import APP_NAME, METRICS_NAMESPACE, DataResources
-from infra.constructs.functions import Functions
+from infra.parts import Namespace
+from infra.parts.api import ApiEdge
+from infra.parts.data import APP_NAME, METRICS_NAMESPACE, DataResources
+from infra.parts.functions import Functions
 
 # The app's notification metrics, by what became of a notification (chalicelib/notifications/events.py).
 NOTIFICATION_STATUS_METRICS = (
