@@ -3,6 +3,7 @@
 staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
 invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
 functions                          the function registry (infra/functions.py): trigger, memory, timeout
+clock set ISO-INSTANT | reset | show   the local stack's clock (API and functions), e.g. 2026-12-01T17:59:00+01:00
 outbox                             SMS and e-mails sent, as JSON lines
 seed                               (re)load the test data
 """
@@ -15,9 +16,10 @@ import json
 import os
 import sys
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from local.services import ports_from_env, stack_environment
+from local.services import clock_file, ports_from_env, stack_environment
 
 
 def _env() -> dict[str, str]:
@@ -47,6 +49,29 @@ def invoke_function(args: argparse.Namespace) -> None:
             sys.exit(f"unknown function {args.function}; known: {', '.join(invocable)}")
         result = invoke(functions, args.function, event)
     print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+def clock(args: argparse.Namespace) -> None:
+    """Moves the running stack's clock: it keeps ticking from the instant set, until `clock reset`."""
+    path = clock_file(ports_from_env())
+    if args.action == "set":
+        if not args.instant:
+            sys.exit("clock set needs an ISO instant with its offset, e.g. 2026-12-01T17:59:00+01:00")
+        try:
+            instant = datetime.fromisoformat(args.instant)
+        except ValueError:
+            sys.exit(f"not an ISO instant: {args.instant}")
+        if instant.tzinfo is None:
+            sys.exit("give the instant with its offset (Z or +01:00): local time is ambiguous around DST")
+        offset = (instant - datetime.now(UTC)).total_seconds()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"offsetSeconds": offset, "setTo": instant.isoformat()}), encoding="utf-8")
+        partial.replace(path)  # atomic: a reader sees the old clock or the new one
+    elif args.action == "reset":
+        path.unlink(missing_ok=True)
+    shift = json.loads(path.read_text(encoding="utf-8"))["offsetSeconds"] if path.exists() else 0.0
+    print(json.dumps({"now": (datetime.now(UTC) + timedelta(seconds=shift)).isoformat(), "offsetSeconds": shift}))
 
 
 def list_functions(args: argparse.Namespace) -> None:
@@ -144,6 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--event", required=True)
     run.set_defaults(run=invoke_function)
     commands.add_parser("functions", help="the function registry").set_defaults(run=list_functions)
+    moved = commands.add_parser("clock", help="set, reset or show the local stack's clock")
+    moved.add_argument("action", choices=("set", "reset", "show"))
+    moved.add_argument("instant", nargs="?")
+    moved.set_defaults(run=clock)
     commands.add_parser("outbox", help="SMS and e-mails sent").set_defaults(run=outbox)
     commands.add_parser("seed", help="reload test data").set_defaults(run=seed)
     args = parser.parse_args(argv)

@@ -100,8 +100,14 @@ def stack_environment(ports: Ports) -> dict[str, str]:
         "API_URL": f"http://{HOST}:{ports.api}",
         "BANKID_SIMULATOR_URL": f"http://{HOST}:{ports.bankid}",
         "STAFF_JWT_KEY_PATH": str(LOCAL_DIR / "staff-jwt-key.pem"),
+        # `python -m local clock set`: one file per stack (by its API port), read by the API and functions.
+        "LOCAL_CLOCK_FILE": str(clock_file(ports)),
     }
     return env
+
+
+def clock_file(ports: Ports) -> Path:
+    return LOCAL_DIR / f"clock-{ports.api}.json"
 
 
 # ------------------------------------------------------------------ prerequisites
@@ -335,6 +341,7 @@ def start_backing_services(stack: Stack) -> None:
     """DynamoDB Local, moto and the BankID simulator, then tables, queues and buckets, then seed data."""
     if stack.data_dir is None and stack.state_dir is not None:
         shutil.rmtree(stack.state_dir, ignore_errors=True)  # positions in a database that no longer exists
+    clock_file(stack.ports).unlink(missing_ok=True)  # a new stack starts on real time
     start_dynamodb(stack)
     start_moto(stack)
     start_bankid(stack)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -29,7 +31,37 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
+    now = datetime.now(UTC)
+    shift = _local_shift()
+    return now + shift if shift else now
+
+
+# The local stack's clock (`python -m local clock set ISO-INSTANT`): the API and the functions run that
+# far ahead or behind, so a person can stand at 17:59 and at 18:00. Local stage only; in AWS the variable
+# is never set and this is one cached None check.
+_shift_cache: tuple[tuple[int, int], timedelta] | None = None
+
+
+def _local_shift() -> timedelta | None:
+    global _shift_cache  # noqa: PLW0603 - the last file read, keyed by its mtime and size
+    from chalicelib.core.config import local_clock_file
+
+    path = local_clock_file()
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # no clock set: real time
+    version = (stat.st_mtime_ns, stat.st_size)
+    if _shift_cache is None or _shift_cache[0] != version:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                seconds = float(json.load(handle)["offsetSeconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # half-written or not ours: real time rather than a wrong one
+        _shift_cache = (version, timedelta(seconds=seconds))
+    return _shift_cache[1]
 
 
 def fixed_clock(instant: datetime) -> Clock:

@@ -89,3 +89,12 @@ def settings() -> Settings:
         notification_send_rate_per_s=_optional_float("NOTIFICATION_SEND_RATE_PER_S"),
         attachments_bucket=os.environ.get("ATTACHMENTS_BUCKET") or None,
     )
+
+
+@process_wide
+def local_clock_file() -> str | None:
+    """The file the dev CLI's `clock set` writes, honoured on the local stage only (never in AWS).
+    Read apart from `settings()`: the clock runs where no table is configured (unit tests, tools)."""
+    if os.environ.get("STAGE", "local") != "local":
+        return None
+    return os.environ.get("LOCAL_CLOCK_FILE") or None

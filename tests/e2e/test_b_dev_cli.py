@@ -23,3 +23,32 @@ def test_staff_token_is_a_signed_jwt_with_hsa_id_and_roles(http):
 def test_seed_reloads_test_data(http):
     counts = json.loads(http.cli("seed").strip().splitlines()[-1])
     assert counts == {"clinics": 3, "staff": 5, "persons": 16}
+
+
+def test_clock_set_moves_the_running_stacks_api_and_clock_reset_brings_it_back(http):
+    """`clock set` (issue 9's tool): what the API writes carries the set time; after `reset`, real time."""
+    from tests.integration.case_helpers import CLINIC
+    from tests.support import pnr
+
+    def new_case_created_at(token: str) -> str:
+        created = http.call(
+            "POST",
+            "/citizens/me/cases",
+            {"clinicId": CLINIC, "caseTypeId": "fraga-sjukskoterskan", "subject": "Tid", "body": "Vilken tid?"},
+            token=token,
+        )
+        assert created.status_code == 201, created.text
+        item = http.call("GET", f"/citizens/me/inbox/{created.json()['caseId']}", token=token)
+        assert item.status_code == 200, item.text
+        return str(item.json()["case"]["createdAt"])
+
+    try:
+        shown = json.loads(http.cli("clock", "set", "2031-03-10T17:59:00+01:00").strip())
+        assert shown["now"].startswith("2031-03-10T16:59")
+        citizen = http.token_for(pnr("Erik"))
+        assert new_case_created_at(citizen).startswith("2031-03-10T16:59")
+    finally:
+        reset = json.loads(http.cli("clock", "reset").strip())
+    assert reset["offsetSeconds"] == 0.0
+    citizen = http.token_for(pnr("Erik"))
+    assert not new_case_created_at(citizen).startswith("2031")
