@@ -1,6 +1,7 @@
 """Dev CLI for the local stack: `.venv/bin/python -m local COMMAND` (see README).
 
 staff-token --hsa-id HSA --clinic HSA --role case-receiver|case-handler|clinic-admin
+machine-token --client ID --scope SCOPE [--scope SCOPE]   a machine JWT (e.g. bookings:write, contact-details:read)
 invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
 functions                          the function registry (infra/functions.py): trigger, memory, timeout
 clock set ISO-INSTANT | reset | show   the local stack's clock (API and functions), e.g. 2026-12-01T17:59:00+01:00
@@ -32,6 +33,12 @@ def staff_token(args: argparse.Namespace) -> None:
     from local.clients import staff_token as token
 
     print(token(args.hsa_id, args.clinic, args.role, name=args.name, ttl_s=args.ttl))
+
+
+def machine_token(args: argparse.Namespace) -> None:
+    from local.clients import machine_token as token
+
+    print(token(args.client, args.scope, ttl_s=args.ttl))
 
 
 def invoke_function(args: argparse.Namespace) -> None:
@@ -164,6 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--name")
     token.add_argument("--ttl", type=int, default=3600)
     token.set_defaults(run=staff_token)
+    machine = commands.add_parser("machine-token", help="print a machine JWT from the local issuer")
+    machine.add_argument("--client", required=True, help="the calling system's id, e.g. pasis-region-1")
+    machine.add_argument("--scope", required=True, action="append", help="e.g. bookings:write (repeatable)")
+    machine.add_argument("--ttl", type=int, default=3600)
+    machine.set_defaults(run=machine_token)
     run = commands.add_parser("invoke", help="run a function with an event file")
     run.add_argument("function")
     run.add_argument("--event", required=True)

@@ -66,6 +66,26 @@ def staff_token(hsa_id: str, clinics: list[str], role: str, *, name: str | None 
     return jwt.encode(claims, ensure_staff_key().read_bytes(), algorithm="RS256", headers={"kid": "local-1"})
 
 
+def machine_token(client: str, scopes: list[str], *, ttl_s: int = 3600) -> str:
+    """A machine JWT from the local issuer for a care provider's or booking system (`client`, `scope`):
+    what the dev CLI's `machine-token` prints (API.md, Machine clients)."""
+    import jwt
+
+    from local.bootstrap import ensure_staff_key
+
+    now = int(time.time())
+    claims = {
+        "iss": "local-staff-idp",
+        "aud": "e-services",
+        "sub": client,
+        "client": client,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, ensure_staff_key().read_bytes(), algorithm="RS256", headers={"kid": "local-1"})
+
+
 class Api:
     """One client (one connection, kept alive) of the API."""
 
