@@ -16,6 +16,8 @@ from chalicelib.core.http import error_middleware
 from chalicelib.core.observability import lambda_context
 from chalicelib.core.openapi import docs
 from chalicelib.inbox.routes import bp as inbox_routes
+from chalicelib.notices.events import bp as notice_functions
+from chalicelib.notices.routes import bp as notice_routes
 from chalicelib.notifications.events import bp as notification_functions
 from chalicelib.settings.routes import bp as settings_routes
 
@@ -34,9 +36,11 @@ for blueprint in (
     audit_routes,
     settings_routes,
     contact_routes,
+    notice_routes,
     admin_functions,
     attachment_functions,
     case_functions,
     notification_functions,
+    notice_functions,
 ):
     app.register_blueprint(blueprint)

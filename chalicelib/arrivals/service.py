@@ -10,7 +10,8 @@ arrival commits with the change it announces.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from chalicelib.arrivals import due
@@ -34,9 +35,13 @@ def new_item(
     unread: bool,
     case_id: str | None = None,
     body: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    notify_within: timedelta = due.BOUND,
     repo: ArrivalRepository = DYNAMO,
 ) -> dict[str, Any]:
-    """A new item; `unread` means it is something new for the citizen (notified once). Returns it."""
+    """A new item; `unread` means it is something new for the citizen (notified once); `details` are
+    the kind's own attributes (a notice's clinic, time and place); `notify_within` bounds when the
+    sweeper takes up a notification that never went (longer for bulk arrivals). Returns it."""
     created = iso(at)
     item = {
         "id": item_id,
@@ -50,8 +55,9 @@ def new_item(
         "updatedAt": created,
         "unread": unread,
         "arrivalId": new_id() if unread else None,  # something new for the citizen: notify once
+        **(details or {}),
     }
-    repo.add_item(uow, item, notify_by=at + due.BOUND if unread else None)
+    repo.add_item(uow, item, notify_by=at + notify_within if unread else None)
     return item
 
 

@@ -1,6 +1,7 @@
 """Care-provider systems calling the contact-details service (PU-tjänsten): a machine JWT from the
 same IdP as staff tokens, verified the same way (staff.identity.verified_claims), that must carry
-`client` (the system's id) and a `scope` containing `contact-details:read`."""
+`client` (the system's id) and a `scope` containing `contact-details:read` (booking systems:
+`bookings:write`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ def _scopes(raw: Any) -> set[str]:
     return set()
 
 
-def authenticate_care_system(token: str) -> CareSystem:
+def authenticate_care_system(
+    token: str, scope: str = SCOPE, refusal: str = "Systemet saknar behörighet att läsa kontaktuppgifter."
+) -> CareSystem:
+    """The calling system, if its token is valid (401) and carries `scope` (403 `scope-required`)."""
     from chalicelib.staff.identity import verified_claims
 
     invalid = Unauthenticated("Ogiltig eller utgången systeminloggning.", code="client-token-invalid")
@@ -33,6 +37,6 @@ def authenticate_care_system(token: str) -> CareSystem:
     client = claims.get("client")
     if not isinstance(client, str) or not 1 <= len(client) <= 128:
         raise invalid
-    if SCOPE not in _scopes(claims.get("scope")):
-        raise Forbidden("Systemet saknar behörighet att läsa kontaktuppgifter.", code="scope-required")
+    if scope not in _scopes(claims.get("scope")):
+        raise Forbidden(refusal, code="scope-required")
     return CareSystem(client=client)

@@ -76,5 +76,18 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def scheduled_time(event: object) -> datetime | None:
+    """A schedule event's planned `time` (EventBridge Scheduler: "2026-01-01T17:00:00Z"): scheduled
+    functions take "now" from it, so a late or repeated run acts as of its planned time."""
+    raw = event.get("time") if isinstance(event, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        found = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
+
+
 def epoch_seconds(instant: datetime) -> int:
     return int(instant.timestamp())

@@ -45,6 +45,9 @@ class Settings:
     ses_configuration_set: str | None = None
     notification_send_rate_per_s: float | None = None
     attachments_bucket: str | None = None  # the attachments bucket's name (S3)
+    # Appointment notices: the release queue (a URL, or locally its name) and the bookings bus's name.
+    notice_release_queue: str | None = None
+    bookings_bus: str | None = None
 
 
 def _required(name: str) -> str:
@@ -88,6 +91,8 @@ def settings() -> Settings:
         ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
         notification_send_rate_per_s=_optional_float("NOTIFICATION_SEND_RATE_PER_S"),
         attachments_bucket=os.environ.get("ATTACHMENTS_BUCKET") or None,
+        notice_release_queue=os.environ.get("NOTICE_RELEASE_QUEUE") or None,
+        bookings_bus=os.environ.get("BOOKINGS_BUS") or None,
     )
 
 

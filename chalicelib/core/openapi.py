@@ -122,6 +122,12 @@ _SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "Machine JWT from the staff IdP with `client` and scope `contact-details:read`",
     },
+    "bookingSystemJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Machine JWT from the staff IdP with `client` and scope `bookings:write`",
+    },
 }
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
@@ -162,12 +168,14 @@ _TAGS = {
     "Clinics": "Public search of clinics and the case types they accept",
     "Staff": "Clinic staff answer, assign and close cases (staff JWT from the region's IdP)",
     "Contact details": "Care systems read a citizen's contact details (machine JWT)",
+    "Bookings": "Booking systems send booking events; their notices reach the inbox after 18:00 (machine JWT)",
 }
 _AUTHENTICATION = {
     None: "Public: needs no authentication.",
     "citizenSession": "Needs a citizen session: `Authorization: Bearer <token>` from `POST /auth/bankid/collect`.",
     "staffJwt": "Needs a staff JWT from the region's IdP: `Authorization: Bearer <jwt>`.",
     "careSystemJwt": "Needs a care system's machine JWT with scope `contact-details:read`.",
+    "bookingSystemJwt": "Needs a booking system's machine JWT with scope `bookings:write`.",
 }
 _IDEMPOTENT_TEXT = "Safe to retry with the same `Idempotency-Key`."
 _PARAMETERS = {
@@ -181,6 +189,8 @@ _PARAMETERS = {
     "disposition": "`attachment` to download the file; anything else shows it inline",
     "q": "Part of the clinic's name",
     "status": "Which cases: `open` (default), `closed` or `overdue`",
+    "system": "The booking system: `PASiS` or `PMO`",
+    "bookingId": "The booking's id in that booking system",
 }
 
 

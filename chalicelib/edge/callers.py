@@ -55,6 +55,15 @@ def care_system(request: Request) -> CareSystem:
     return authenticate_care_system(bearer_token(request))
 
 
+def booking_system(request: Request) -> CareSystem:
+    """A booking system (PASiS, PMO): a machine JWT with scope `bookings:write`."""
+    from chalicelib.contacts.identity import authenticate_care_system
+
+    return authenticate_care_system(
+        bearer_token(request), "bookings:write", "Systemet saknar behörighet att skicka bokningar."
+    )
+
+
 def _refuse_staff(token: str) -> None:
     """A valid staff token on a citizen's own route is a clear 403, not "log in again" (R-10: only the
     citizen edits their settings; staff see them through their own views)."""

@@ -59,7 +59,12 @@ def inbox_item(cid: str, itemId: str) -> Response:
     item = service.get(subject.citizen_id, itemId, clock=system_clock) if len(itemId) <= 64 else None
     if item is None:
         raise NotFound("Finns inte.", code="not-found")
-    view: dict[str, Any] = {**service.summary(item), "body": item.get("body"), "attachments": []}
+    view: dict[str, Any] = {
+        **service.summary(item),
+        "body": item.get("body"),
+        "notice": item.get("notice"),
+        "attachments": [],
+    }
     if item.get("caseId"):
         thread = cases.citizen_view(subject, item["caseId"], clock=system_clock)
         view["case"] = thread

@@ -44,7 +44,23 @@ class CaseThread(ApiModel):
     messages: list[Message]
 
 
+class NoticeDetails(ApiModel):
+    """An appointment notice's booking (R-40): the clinic, the time and the place, as on paper."""
+
+    system: str
+    booking_id: str
+    clinic_id: str
+    clinic_name: str
+    starts_at: str
+    ends_at: str | None = None
+    place: str | None = None
+    change: Literal["cancelled", "moved"] | None = Field(
+        default=None, description="Set on a message about a change after the notice was released"
+    )
+
+
 class InboxItemView(InboxItem):
     body: str | None = None
+    notice: NoticeDetails | None = None
     case: CaseThread | None = None
     attachments: list[AttachmentInfo] = Field(default_factory=list)

@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
-from chalicelib.core.clock import Clock, system_clock
+from chalicelib.core.clock import Clock, scheduled_time, system_clock
 from chalicelib.core.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
     from chalicelib.notifications import service
 else:
@@ -122,24 +121,11 @@ def send_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(result)
 
 
-def _event_time(event: dict[str, Any]) -> datetime | None:
-    """EventBridge Scheduler's planned `time` ("2026-01-01T10:05:00Z")."""
-    from datetime import datetime
-
-    raw = event.get("time")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 @bp.lambda_function(name="sweep_notifications")
 def sweep_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.notifications import sweeper
 
-    now = _event_time(event) or clock()
+    now = scheduled_time(event) or clock()
     counts = sweeper.sweep(now)
     # Alarmed (infra): anything found here means the normal path lost something.
     metrics.add_metric(name="ArrivalsReconciled", unit="Count", value=counts["arrivals"])
