@@ -1,4 +1,4 @@
-"""The one definition of the project's data resources (tables, queues, buckets).
+"""The one definition of the project's data resources (tables, queues, buckets, event buses).
 
 Plain Python with no CDK import: the CDK stack (`infra/parts/data.py`) turns it into
 CloudFormation and the local stack (`local/bootstrap.py`) into DynamoDB Local / moto resources, so the
@@ -40,6 +40,17 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Bus:
+    """An EventBridge custom event bus the app puts events on (events:PutEvents, granted per function)."""
+
+    logical_id: str
+    env_var: str  # the bus's name, as the functions read it
+    # The local stack only: a rule copies every event on the bus to a queue whose name this variable
+    # holds (`local/bootstrap.py`), so tests and the dev CLI can read what was put on the bus.
+    local_tap_env_var: str | None = None
+
+
+@dataclass(frozen=True)
 class Bucket:
     logical_id: str
     env_var: str
@@ -62,6 +73,10 @@ MAIN_TABLE = Table(
         Index("gsi3", "gsi3pk", "gsi3sk"),  # sparse: a clinic's unanswered cases by due time (R-20)
         # sparse: notification due markers (the outbox of R-11), read by sweep_notifications
         Index("gsi4", "gsi4pk", "gsi4sk"),
+        # sparse: appointment notices by due time (R-41), sharded: RELEASE#<shard> while a digital notice
+        # waits for its release (release_due_notices), then FOLLOWUP#<shard> until its unread follow-up
+        # has run (report_unread_notices); sort key <due UTC ISO>#<noticeId>
+        Index("gsi5", "gsi5pk", "gsi5sk"),
     ),
 )
 
@@ -128,13 +143,44 @@ class ObjectCreatedConsumer:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A daily run at a wall-clock time in Europe/Stockholm (EventBridge Scheduler with that zone), or,
-    with `every_minutes`, a run at that rate."""
+    """One EventBridge Scheduler schedule, in Europe/Stockholm: daily at `hour`:`minute`; with
+    `every_minutes`, a run at that rate all day, or, with `from_hour` too, every `every_minutes` minutes
+    from that hour until midnight (the slots :00, :05, ... of each hour). A function can have more than
+    one (its evening runs and a morning catch-up): `name` tells them apart. The CDK stack wires
+    `expression`; the local pump runs the same slots (local/pump.py)."""
 
     function: str
     hour: int = 0
     minute: int = 0
     every_minutes: int | None = None
+    from_hour: int | None = None
+    suffix: str = ""  # "" for a function's first schedule; e.g. "catch-up" for another
+
+    def __post_init__(self) -> None:
+        if self.from_hour is not None and not (self.every_minutes and 0 <= self.from_hour <= 23):
+            raise ValueError("a window (from_hour 0-23) needs every_minutes")
+        if self.from_hour is not None and 60 % (self.every_minutes or 1):
+            raise ValueError("a window's every_minutes must divide the hour (cron 0/N restarts each hour)")
+
+    @property
+    def name(self) -> str:
+        """Unique per schedule: the function's name, with the suffix for a second schedule."""
+        return f"{self.function}-{self.suffix}" if self.suffix else self.function
+
+    @property
+    def expression(self) -> str:
+        """EventBridge Scheduler's schedule expression (evaluated in Europe/Stockholm)."""
+        if self.every_minutes and self.from_hour is not None:
+            hours = f"{self.from_hour}-23" if self.from_hour < 23 else "23"
+            return f"cron(0/{self.every_minutes} {hours} * * ? *)"
+        if self.every_minutes:
+            return f"rate({self.every_minutes} minutes)"
+        return f"cron({self.minute} {self.hour} * * ? *)"
+
+    @property
+    def period_s(self) -> int:
+        """Time between two runs (a run not delivered within it is superseded by the next)."""
+        return self.every_minutes * 60 if self.every_minutes else 24 * 3600
 
 
 # R-11: inbox_events queues one message per arrival (ids only), sweep_notifications re-queues what is
@@ -147,6 +193,29 @@ NOTIFICATIONS_QUEUE = Queue(
     max_receive_count=5,
 )
 
+# Appointment notices (R-40..R-43), issue 9. The booking systems' events (PASiS, PMO; the body of POST
+# /integrations/bookings) for booking_events; a message that keeps failing (five receives) lands in the
+# DLQ, whose depth raises an alarm.
+BOOKINGS_QUEUE = Queue(
+    logical_id="BookingsQueue",
+    env_var="BOOKINGS_QUEUE",
+    visibility_timeout_s=60,
+    max_receive_count=5,
+)
+# release_notices fans the due notices out, one message per shard ({"shard", "dueBy"}), to
+# release_due_notices, which sends the same message again when it stops early (continuation). Its
+# timeout is 300 s: the visibility timeout is longer, so a running release is never received twice.
+NOTICE_RELEASE_QUEUE = Queue(
+    logical_id="NoticeReleaseQueue",
+    env_var="NOTICE_RELEASE_QUEUE",
+    visibility_timeout_s=360,
+    max_receive_count=5,
+)
+
+# Back to the booking systems: a notice still unread at its follow-up (issue 9), as `NoticeUnread`
+# events (source `e-services.notices`, ids only) they subscribe to with their own rules.
+BOOKINGS_BUS = Bus(logical_id="BookingsBus", env_var="BOOKINGS_BUS", local_tap_env_var="BOOKINGS_BUS_TAP_QUEUE")
+
 # Attachments (R-23, R-24): uploads land under pending/ (presigned POST), the content check moves
 # what passes to files/. An upload nobody checked or attached is gone after a day.
 ATTACHMENTS_BUCKET = Bucket(
@@ -156,8 +225,9 @@ ATTACHMENTS_BUCKET = Bucket(
 )
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
-QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE,)
+QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE, BOOKINGS_QUEUE, NOTICE_RELEASE_QUEUE)
 BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
+BUSES: tuple[Bus, ...] = (BOOKINGS_BUS,)
 
 
 def resource_name(stage: str, logical_id: str) -> str:
@@ -166,8 +236,16 @@ def resource_name(stage: str, logical_id: str) -> str:
 
 
 def local_environment(stage: str = "local") -> dict[str, str]:
-    """Environment variables naming every resource, as the functions read them."""
+    """Environment variables naming every resource, as the functions read them (and, for the local
+    stack, the queue each bus's events are copied to)."""
     env = {t.env_var: resource_name(stage, t.logical_id) for t in TABLES}
     env.update({q.env_var: resource_name(stage, q.logical_id) for q in QUEUES})
     env.update({b.env_var: resource_name(stage, b.logical_id).lower() for b in BUCKETS})
+    env.update({b.env_var: resource_name(stage, b.logical_id) for b in BUSES})
+    env.update({b.local_tap_env_var: bus_tap_queue_name(stage, b) for b in BUSES if b.local_tap_env_var})
     return env
+
+
+def bus_tap_queue_name(stage: str, bus: Bus) -> str:
+    """The local stack's queue that receives a copy of every event put on `bus`."""
+    return resource_name(stage, f"{bus.logical_id}Tap")

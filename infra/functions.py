@@ -2,8 +2,8 @@
 
 Plain Python with no CDK import. Each `Function` says what invokes it (its trigger, with the batch
 size, batching window and concurrency of its event source), its memory and timeout, and exactly what
-it may do (tables and actions, indexes, secrets, queues, objects, SMS/e-mail). Everything not listed
-is denied. Readers:
+it may do (tables and actions, indexes, secrets, queues, event buses, objects, SMS/e-mail). Everything
+not listed is denied. Readers:
 
 - the CDK stack (`infra/parts/functions.py`): one role, log group, error alarm and event source
   per entry; synth fails when app.py's functions and this registry differ;
@@ -24,7 +24,10 @@ from typing import Any
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     AUDIT_TABLE,
+    BOOKINGS_BUS,
+    BOOKINGS_QUEUE,
     MAIN_TABLE,
+    NOTICE_RELEASE_QUEUE,
     NOTIFICATIONS_QUEUE,
     Bucket,
     ObjectCreatedConsumer,
@@ -57,8 +60,9 @@ ADMIN_MAIN_ACCESS = (
     "dynamodb:UpdateItem",
     "dynamodb:ConditionCheckItem",
 )
-# What a Powertools idempotency consumer needs on the IdempotencyTable (the booking consumer, issue 9);
-# no function uses the table today.
+# What a Powertools idempotency consumer would need on the IdempotencyTable; no function uses the table
+# today. (The booking consumer, issue 9, is idempotent without it: a version per booking, kept with the
+# notice at its own key, makes a replayed or older event change nothing.)
 IDEMPOTENCY_ACCESS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -145,14 +149,45 @@ class DailyAt:
             raise ValueError("a daily schedule needs an hour 0-23 and a minute 0-59")
 
 
+# Divisors of the hour: EventBridge's cron `0/N` restarts at :00 every hour, so only these give the same
+# slots every N minutes across the hours (and the same slots in the local pump).
+_EVERY_MINUTES_IN_AN_HOUR = frozenset(n for n in range(1, 31) if 60 % n == 0)
+
+
+@dataclass(frozen=True)
+class Evenings:
+    """EventBridge Scheduler in Europe/Stockholm: every `every_minutes` minutes from `from_hour`:00 until
+    midnight (the last run at 23:(60 - every_minutes)), and one catch-up run the next morning at
+    `catch_up_hour`:`catch_up_minute` for what a failed or missed evening run left. Two schedules, each
+    with its own invoker role and dead-letter queue; daylight saving is the scheduler's time zone's
+    (asynchronous invocation). The event's `time` is the slot's planned time."""
+
+    from_hour: int
+    every_minutes: int
+    catch_up_hour: int
+    catch_up_minute: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.from_hour <= 23:
+            raise ValueError("an evening window starts at an hour 1-23 and runs until midnight")
+        if self.every_minutes not in _EVERY_MINUTES_IN_AN_HOUR:
+            raise ValueError(f"every_minutes must divide the hour: one of {sorted(_EVERY_MINUTES_IN_AN_HOUR)}")
+        if not (0 <= self.catch_up_hour < self.from_hour and 0 <= self.catch_up_minute <= 59):
+            raise ValueError("the catch-up runs in the morning: an hour before from_hour and a minute 0-59")
+
+
+CATCH_UP = "catch-up"  # the suffix of an Evenings trigger's morning schedule (its name, its CDK ids)
+
+
 @dataclass(frozen=True)
 class DeliveryReports:
     """SES events (through an encrypted SNS topic) and SMS delivery status logs (CloudWatch Logs
     subscription filters); both invoke asynchronously."""
 
 
-Trigger = Api | Console | StreamRecords | QueueMessages | ObjectsCreated | Every | DailyAt | DeliveryReports
-ASYNC_TRIGGERS = (ObjectsCreated, Every, DailyAt, DeliveryReports)  # each gets an on-failure queue
+Trigger = Api | Console | StreamRecords | QueueMessages | ObjectsCreated | Every | DailyAt | Evenings | DeliveryReports
+ASYNC_TRIGGERS = (ObjectsCreated, Every, DailyAt, Evenings, DeliveryReports)  # each gets an on-failure queue
+SCHEDULED_TRIGGERS = (Every, DailyAt, Evenings)
 
 
 # --- the function ------------------------------------------------------------------------------
@@ -179,6 +214,7 @@ class Function:
     query_indexes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # env var names of the secrets it may read
     send_to: tuple[str, ...] = ()  # Queue.logical_ids it may send messages to
+    put_events: tuple[str, ...] = ()  # Bus.logical_ids it may put events on
     objects: tuple[ObjectGrant, ...] = ()  # S3 object actions, per bucket and key prefix
     # Bucket.logical_ids it may list. Also what makes S3 answer 404 rather than 403 for a missing key.
     list_buckets: tuple[str, ...] = ()
@@ -229,7 +265,7 @@ def _admin(name: str) -> Function:
 # process) = 12 calls/s ≤ SES's 14/s and SNS SMS's 20/s defaults (docs/architecture.md, Delivery guarantees).
 NOTIFICATION_SENDERS = 3
 
-# The env vars naming every table/queue/bucket reach all functions.
+# The env vars naming every table/queue/bucket/bus reach all functions.
 FUNCTIONS: dict[str, Function] = registry(
     Function(
         "api_handler",
@@ -348,6 +384,52 @@ FUNCTIONS: dict[str, Function] = registry(
         },
         query_indexes={MAIN_TABLE.logical_id: ("gsi1",)},  # by provider message id
     ),
+    # Appointment notices (R-40..R-43, issue 9; chalicelib/notices/events.py). The booking systems' events
+    # from the bookings queue. GetItem: the notice and its version per booking, the person lookup, the
+    # account, the settings; Query: the clinic's own partition (clinics.repository.get_clinic; no index);
+    # PutItem/UpdateItem/ConditionCheckItem: the notice and its inbox items, in transactions. The HMAC
+    # key turns the personnummer into its lookup key.
+    Function(
+        "booking_events",
+        # Capped: every event asks the population register, which must not take a backlog's full force.
+        QueueMessages(BOOKINGS_QUEUE, batch_size=10, max_concurrency=10),
+        # Writes are Puts only (the notice, an inbox item), alone or in one transaction.
+        tables={MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")},
+        query_indexes={MAIN_TABLE.logical_id: ()},  # the table's own partitions, no index
+        secrets=(HMAC_ARN_VAR,),
+    ),
+    # R-41: from 18:00 Stockholm every 5 minutes until 23:55, and a catch-up at 06:30: one message per
+    # shard to the release queue (SendMessageBatch is authorised as sqs:SendMessage). Reads nothing.
+    Function(
+        "release_notices",
+        Evenings(from_hour=18, every_minutes=5, catch_up_hour=6, catch_up_minute=30),
+        send_to=(NOTICE_RELEASE_QUEUE.logical_id,),
+    ),
+    # R-41: one shard's due notices, read through the release index (gsi5) in pages; each released in
+    # one transaction (the notice's state, the inbox item: PutItem/UpdateItem/ConditionCheckItem); a
+    # notice changed since the page was read is read again (GetItem). Stops before its timeout and
+    # sends the same message again (continuation).
+    Function(
+        "release_due_notices",
+        QueueMessages(NOTICE_RELEASE_QUEUE, batch_size=1, max_concurrency=16),
+        # The release transaction is two Puts: the notice (conditioned on its version) and the inbox item.
+        tables={MAIN_TABLE.logical_id: ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem")},
+        query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},  # the release/follow-up index only
+        send_to=(NOTICE_RELEASE_QUEUE.logical_id,),
+        memory_mb=1024,
+        timeout_s=300,
+    ),
+    # Issue 9: notices still unread at their follow-up (gsi5) → `NoticeUnread` on the bookings bus.
+    # GetItem: the inbox item (read or not); PutItem: the notice with its follow-up done
+    # (release.report_unread writes it whole, conditioned on its version).
+    Function(
+        "report_unread_notices",
+        DailyAt(7, 0),
+        tables={MAIN_TABLE.logical_id: ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem")},
+        query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},  # the release/follow-up index only
+        put_events=(BOOKINGS_BUS.logical_id,),
+        timeout_s=300,
+    ),
     # The support desk's actions (docs/runbooks/), invoked from the console.
     _admin("admin_lock_account"),
     _admin("admin_unlock_account"),
@@ -385,12 +467,18 @@ def object_created_consumers(functions: Iterable[Function] | None = None) -> tup
 
 
 def schedules(functions: Iterable[Function] | None = None) -> tuple[Schedule, ...]:
+    """Every schedule, in Europe/Stockholm: one per `Every`/`DailyAt` function, two per `Evenings` one
+    (the evening window and the morning catch-up, named `<function>-catch-up`)."""
     found: list[Schedule] = []
     for f in _functions(functions):
-        if isinstance(f.trigger, Every):
-            found.append(Schedule(f.name, every_minutes=f.trigger.minutes))
-        elif isinstance(f.trigger, DailyAt):
-            found.append(Schedule(f.name, hour=f.trigger.hour, minute=f.trigger.minute))
+        t = f.trigger
+        if isinstance(t, Every):
+            found.append(Schedule(f.name, every_minutes=t.minutes))
+        elif isinstance(t, DailyAt):
+            found.append(Schedule(f.name, hour=t.hour, minute=t.minute))
+        elif isinstance(t, Evenings):
+            found.append(Schedule(f.name, every_minutes=t.every_minutes, from_hour=t.from_hour))
+            found.append(Schedule(f.name, hour=t.catch_up_hour, minute=t.catch_up_minute, suffix=CATCH_UP))
     return tuple(found)
 
 

@@ -42,7 +42,8 @@ class Suppression:
         return not self.resources or re.search(self.resources, logical_id) is not None
 
 
-_FAILURE_QUEUES = r"(InvokeFailures|StreamFailures|ScheduleDlq)"  # DataResources.failure_queue's ids
+# DataResources.failure_queue's ids, and the dead-letter queue of an event bus (DataResources._bus)
+_FAILURE_QUEUES = r"(InvokeFailures|StreamFailures|ScheduleDlq|BusDlq)"
 _DATA_BUCKETS = r"(AttachmentsBucket|AccessLogsBucket)"
 
 SUPPRESSIONS: tuple[Suppression, ...] = (
@@ -110,8 +111,8 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     # --- data ---
     Suppression(
         "AwsSolutions-SQS3",
-        "This queue is itself where failures land (a Lambda on-failure destination or a Scheduler "
-        "dead-letter queue), alarmed on depth; cdk-nag only recognises SQS redrive targets as DLQs",
+        "This queue is itself where failures land (a Lambda on-failure destination, a Scheduler or an event "
+        "bus dead-letter queue), alarmed on depth; cdk-nag only recognises SQS redrive targets as DLQs",
         (QUEUE,),
         resources=_FAILURE_QUEUES,
     ),

@@ -12,7 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.definitions import BUCKETS, QUEUES, TABLES
+from infra.definitions import BUCKETS, BUSES, QUEUES, TABLES
 from infra.functions import BANKID_CERT_ARN_VAR, FUNCTIONS, HMAC_ARN_VAR, Registry
 from infra.nag import AcknowledgeSuppressed
 from infra.parts import Namespace, logical_id
@@ -90,6 +90,7 @@ class EServicesStack(cdk.Stack):
                 **{t.env_var: data.tables[t.logical_id].table_name for t in TABLES},
                 **{q.env_var: data.queues[q.logical_id].queue_url for q in QUEUES},
                 **{b.env_var: data.bucket_names[b.logical_id] for b in BUCKETS},
+                **{b.env_var: data.buses[b.logical_id].event_bus_name for b in BUSES},
                 HMAC_ARN_VAR: data.pnr_hmac_secret.secret_arn,
                 BANKID_CERT_ARN_VAR: data.bankid_cert_secret.secret_arn,
                 "BANKID_API_URL": bankid_api_url,

@@ -1,10 +1,15 @@
 """Creates the local resources from `infra/definitions.py` (the same definition the CDK stack uses)
-and loads the seed data. Idempotent: safe on every `make run`."""
+and loads the seed data. Idempotent: safe on every `make run`.
+
+Local only: each event bus gets a rule that copies every event put on it to a tap queue (its name in
+the bus's `local_tap_env_var`, e.g. BOOKINGS_BUS_TAP_QUEUE), since moto keeps no readable record of
+PutEvents; tests and the dev CLI read what the app put on the bus from there."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +67,8 @@ def table_request(table: definitions.Table, name: str) -> dict[str, Any]:
 
 
 def _add_missing_indexes(dynamodb: Any, table: definitions.Table, name: str) -> None:
-    """A table kept in .local/dynamodb from an older definition gets the indexes added since."""
+    """A table kept in .local/dynamodb from an older definition gets the indexes added since (e.g. gsi5,
+    issue 9), one update each (DynamoDB creates one index per UpdateTable), each waited for."""
     have = {i["IndexName"] for i in dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
     request = table_request(table, name)
     for index in request.get("GlobalSecondaryIndexes", []):
@@ -72,6 +78,17 @@ def _add_missing_indexes(dynamodb: Any, table: definitions.Table, name: str) -> 
                 AttributeDefinitions=request["AttributeDefinitions"],
                 GlobalSecondaryIndexUpdates=[{"Create": index}],
             )
+            _wait_for_index(dynamodb, name, index["IndexName"])
+
+
+def _wait_for_index(dynamodb: Any, name: str, index_name: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        indexes = dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+        if any(i["IndexName"] == index_name and i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"index {index_name} of {name} did not become active within {timeout_s:.0f}s")
 
 
 def create_resources(env: dict[str, str]) -> None:
@@ -88,20 +105,21 @@ def create_resources(env: dict[str, str]) -> None:
                 dynamodb.update_time_to_live(
                     TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
                 )
-    if definitions.QUEUES:
-        sqs = _aws("sqs", env)
-        for queue in definitions.QUEUES:
-            dlq = sqs.create_queue(QueueName=env[queue.env_var] + "-dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            sqs.create_queue(
-                QueueName=env[queue.env_var],
-                Attributes={
-                    "VisibilityTimeout": str(queue.visibility_timeout_s),
-                    "RedrivePolicy": json.dumps(
-                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
-                    ),
-                },
-            )
+    sqs = _aws("sqs", env)
+    for queue in definitions.QUEUES:
+        dlq = sqs.create_queue(QueueName=env[queue.env_var] + "-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.create_queue(
+            QueueName=env[queue.env_var],
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout_s),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                ),
+            },
+        )
+    for bus in definitions.BUSES:
+        create_bus(env, bus, sqs)
     # moto's SES sends only from a verified identity, as SES does (the sender of notifications, R-11).
     from chalicelib.notifications.text import DEFAULT_FROM_EMAIL
 
@@ -112,6 +130,25 @@ def create_resources(env: dict[str, str]) -> None:
             # Idempotent: a moto server still running from before already has it.
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=env[bucket.env_var], CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+TAP_RULE = "local-tap"  # the local-only rule on each bus that copies every event to its tap queue
+
+
+def create_bus(env: dict[str, str], bus: definitions.Bus, sqs: Any) -> None:
+    """The bus (moto), and, where the bus names a tap, its tap queue and the rule that feeds it with
+    every event (the whole EventBridge event as the message body, as an SQS target receives it)."""
+    events = _aws("events", env)
+    name = env[bus.env_var]
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):  # a moto still running
+        events.create_event_bus(Name=name)
+    if not bus.local_tap_env_var:
+        return
+    tap = sqs.create_queue(QueueName=env[bus.local_tap_env_var])["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # Both calls replace what is there: idempotent.
+    events.put_rule(Name=TAP_RULE, EventBusName=name, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule=TAP_RULE, EventBusName=name, Targets=[{"Id": "tap", "Arn": tap_arn}])
 
 
 def ensure_staff_key() -> Path:

@@ -8,17 +8,20 @@ Only test persons from testdata/population.json and numbers from PTS's range for
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
-from local.services import HOST, REGION, ROOT, Ports
+from local.services import HOST, REGION, ROOT, Ports, clock_file, ports_from_env
 
 POPULATION = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]
 # Test persons who can log in: adults, not deceased, with a personnummer (not a samordningsnummer).
@@ -46,13 +49,27 @@ HANDLERS = (
 )
 
 
+def local_clock_now() -> datetime:
+    """Now on the local stack's clock (`python -m local clock set`), which the stack's API and functions
+    run on: the dev CLI's tokens are issued on it (API.md, Local stack), so a token made while the clock
+    stands at 17:59 tomorrow is fresh for that API. The clock file is the one the stack's processes read
+    (LOCAL_CLOCK_FILE, in a stack's environment), else the one `clock set` writes for API_PORT's stack."""
+    configured = os.environ.get("LOCAL_CLOCK_FILE")
+    path = Path(configured) if configured else clock_file(ports_from_env())
+    try:
+        shift = float(json.loads(path.read_text(encoding="utf-8"))["offsetSeconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        shift = 0.0  # no clock set (or not readable): real time, as the stack's processes then read it
+    return datetime.now(UTC) + timedelta(seconds=shift)
+
+
 def staff_token(hsa_id: str, clinics: list[str], role: str, *, name: str | None = None, ttl_s: int = 3600) -> str:
-    """A staff JWT from the local issuer (what the dev CLI's `staff-token` prints)."""
+    """A staff JWT from the local issuer (what the dev CLI's `staff-token` prints), on the local clock."""
     import jwt
 
     from local.bootstrap import ensure_staff_key
 
-    now = int(time.time())
+    now = int(local_clock_now().timestamp())
     claims = {
         "iss": "local-staff-idp",
         "aud": "e-services",
@@ -68,12 +85,12 @@ def staff_token(hsa_id: str, clinics: list[str], role: str, *, name: str | None 
 
 def machine_token(client: str, scopes: list[str], *, ttl_s: int = 3600) -> str:
     """A machine JWT from the local issuer for a care provider's or booking system (`client`, `scope`):
-    what the dev CLI's `machine-token` prints (API.md, Machine clients)."""
+    what the dev CLI's `machine-token` prints (API.md, Machine clients), on the local clock."""
     import jwt
 
     from local.bootstrap import ensure_staff_key
 
-    now = int(time.time())
+    now = int(local_clock_now().timestamp())
     claims = {
         "iss": "local-staff-idp",
         "aud": "e-services",

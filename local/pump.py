@@ -1,14 +1,15 @@
 """The local event pump: what Lambda's event sources do in AWS, for the local API server.
 
 It feeds the main table's stream records, SQS batches, S3 ObjectCreated notifications and schedules
-(daily at their Europe/Stockholm times, or every few minutes) to the functions the registry
-(`infra/functions.py`) wires, with the batch sizes, batching windows and concurrency the CDK stack
-gives their event source mappings, in Lambda's event shapes, and honours partial batch failures: a failed stream
-record is retried from its sequence number, a failed SQS message stays on the queue until its
-visibility timeout (then the DLQ after maxReceiveCount), a failed S3 invocation is retried twice, as
-Lambda does for async invocations. Each consumer polls in its own thread, as event source mappings
-are independent: a slow function does not hold the others up, and a backlog drains at its function's
-pace. Positions are kept in `PUMP_STATE_DIR` (stream checkpoints, delivered objects, schedule runs),
+(daily at their Europe/Stockholm times, every few minutes, or every few minutes of an evening, on the
+local stack's clock) to the functions the registry (`infra/functions.py`) wires, with the batch sizes,
+batching windows and concurrency the CDK stack gives their event source mappings, in Lambda's event
+shapes, and honours partial batch failures: a failed stream record is retried from its sequence
+number, a failed SQS message stays on the queue until its visibility timeout (then the DLQ after
+maxReceiveCount), a failed S3 invocation is retried twice, as Lambda does for async invocations. Each
+consumer polls in its own thread, as event source mappings are independent: a slow function does not
+hold the others up, and a backlog drains at its function's pace. Positions are kept in
+`PUMP_STATE_DIR` (stream checkpoints, delivered objects, schedule runs),
 so a restarted pump resumes where it stopped.
 """
 
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -31,6 +33,7 @@ from zoneinfo import ZoneInfo
 import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib.core.clock import Clock, system_clock
 from infra import definitions
 from infra.functions import OBJECT_CREATED_CONSUMERS, QUEUE_CONSUMERS, SCHEDULES, STREAM_CONSUMERS
 from local.event_filter import matches
@@ -441,45 +444,64 @@ def schedule_event(schedule_name: str, at: datetime) -> dict[str, Any]:
 
 
 class Scheduler:
-    """Runs the registry's schedules (`infra/functions.py`): daily ones at their Stockholm time, `every_minutes`
-    ones once per slot (the slot's start is the event's `time`). What ran last is kept in `state_path`,
-    so a restarted pump neither runs a slot twice nor skips the catch-up: a schedule whose last slot
-    (or day, once its time has passed) was missed while the pump was down runs once at start."""
+    """Runs the registry's schedules (`infra/functions.py`, `schedules()`) as EventBridge Scheduler does in
+    Europe/Stockholm: daily ones at their time, `every_minutes` ones once per slot, windowed ones
+    (`from_hour`: the evening runs of `Evenings`) once per slot of their evening; the slot's planned
+    start is the event's `time`.
+
+    "Now" is the local stack's clock (`clock`, by default `system_clock`, which follows `python -m local
+    clock set`), so a person can stand at 17:59 and at 18:00. What ran last is kept per schedule in
+    `state_path`: a schedule runs its latest due slot once, so a restarted pump or a clock that jumped
+    runs that one slot, never every slot it missed (each run covers everything due by its time), and
+    a schedule whose last slot (or day, once its time has passed) was missed while the pump was down
+    runs once at start."""
 
     def __init__(
         self,
         schedules: tuple[definitions.Schedule, ...],
         functions: dict[str, Function],
         state_path: Path | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.schedules = schedules
         self.functions = functions
         self.state_path = state_path
+        self.clock = clock
         self.last_run: dict[str, str] = {k: str(v) for k, v in read_json(state_path).items()}
 
     def adopt_new_schedules(self, now: datetime | None = None) -> None:
         """Schedules without a record: a daily one whose time has passed today counts as run today (it ran
-        "before" the pump existed); an `every_minutes` one runs at the first tick."""
-        today = (now or datetime.now(UTC)).astimezone(STOCKHOLM).date().isoformat()
+        "before" the pump existed), and so does a windowed one outside its window (its last slot was
+        yesterday evening); an `every_minutes` one, or a windowed one inside its window, runs at the
+        first tick."""
+        now = now or self.clock()
+        today = now.astimezone(STOCKHOLM).date().isoformat()
         for schedule in self.schedules:
-            if not schedule.every_minutes and schedule.function not in self.last_run:
-                self.last_run[schedule.function] = today
+            if schedule.name in self.last_run:
+                continue
+            if not schedule.every_minutes:
+                self.last_run[schedule.name] = today
+            elif schedule.from_hour is not None and now.astimezone(STOCKHOLM).hour < schedule.from_hour:
+                self.last_run[schedule.name] = latest_window_slot(schedule, now).isoformat()
         write_json(self.state_path, self.last_run)
 
     def _due(self, schedule: definitions.Schedule, now: datetime) -> tuple[str, datetime] | None:
         """(the run's mark, the event's time) if the schedule has a run due that has not been made."""
+        if schedule.every_minutes and schedule.from_hour is not None:
+            slot = latest_window_slot(schedule, now)
+            return (slot.isoformat(), slot) if self.last_run.get(schedule.name) != slot.isoformat() else None
         if schedule.every_minutes:
             slot = now.replace(second=0, microsecond=0)
             minutes = slot.hour * 60 + slot.minute
             slot = slot.replace(hour=0, minute=0) + timedelta(minutes=minutes - minutes % schedule.every_minutes)
-            return (slot.isoformat(), slot) if self.last_run.get(schedule.function) != slot.isoformat() else None
+            return (slot.isoformat(), slot) if self.last_run.get(schedule.name) != slot.isoformat() else None
         local = now.astimezone(STOCKHOLM)
         due = local.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
         today = local.date().isoformat()
-        return (today, due) if local >= due and self.last_run.get(schedule.function) != today else None
+        return (today, due) if local >= due and self.last_run.get(schedule.name) != today else None
 
     def tick(self, now: datetime | None = None) -> int:
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         ran = 0
         for schedule in self.schedules:
             due = self._due(schedule, now)
@@ -488,14 +510,29 @@ class Scheduler:
             mark, at = due
             # Marked before the run: a run that fails is not repeated every tick (Lambda's own retries
             # of an asynchronous invocation are not modelled here); the error is logged.
-            self.last_run[schedule.function] = mark
+            self.last_run[schedule.name] = mark
             write_json(self.state_path, self.last_run)
             try:
-                invoke(self.functions, schedule.function, schedule_event(schedule.function, at))
+                invoke(self.functions, schedule.function, schedule_event(schedule.name, at))
             except Exception as error:
                 log("error", consumer="Scheduler", function=schedule.function, error=type(error).__name__)
             ran += 1
         return ran
+
+
+def latest_window_slot(schedule: definitions.Schedule, now: datetime) -> datetime:
+    """The latest slot of a windowed schedule at or before `now` (UTC): every `every_minutes` minutes from
+    `from_hour`:00 Stockholm time until midnight; before the window opens, yesterday evening's last."""
+    if not schedule.every_minutes or schedule.from_hour is None:
+        raise ValueError(f"{schedule.name} is not a windowed schedule")
+    local = now.astimezone(STOCKHOLM)
+    step = schedule.every_minutes
+    if local.hour >= schedule.from_hour:
+        slot = local.replace(minute=local.minute - local.minute % step, second=0, microsecond=0)
+    else:
+        yesterday = local.date() - timedelta(days=1)
+        slot = datetime.combine(yesterday, dt_time(23, 60 - step), tzinfo=STOCKHOLM)
+    return slot.astimezone(UTC)
 
 
 def state_dir() -> Path | None:

@@ -3,7 +3,9 @@
 Checked with PyJWT against the issuer's keys: a JWKS URL in production, the local issuer's key file
 for the local stack and tests (`python -m local staff-token`). Signature, issuer, audience and expiry
 are verified; the algorithm is the key's own (RS256 for an RSA key, ES256 for an EC key), never the
-one the token names, so `none`, a shared secret or a mismatched algorithm is a 401.
+one the token names, so `none`, a shared secret or a mismatched algorithm is a 401. Expiry, not-before
+and issued-at are checked against the app's clock (`core.clock.system_clock`: real time, except on the
+local stage, where `python -m local clock set` moves it and the dev CLI issues its tokens on it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.core.clock import system_clock
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConfigurationError, Forbidden, NotFound, ServiceUnavailable, Unauthenticated
 from chalicelib.core.process import process_wide
@@ -86,6 +89,28 @@ def _signing_key(token: str) -> tuple[Any, str | None]:
     return key, _algorithm(key)
 
 
+LEEWAY_S = 30  # clock skew allowed between the IdP and us, on exp, nbf and iat
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """PyJWT's exp/nbf/iat rules with its leeway, against `now` (the app's clock) instead of PyJWT's own
+    time.time(): expired at `exp` (+ leeway), not valid before `nbf` or `iat` (- leeway). Raises PyJWT's
+    errors, so the caller's handling is the same as for the other checks."""
+    import jwt
+
+    def seconds(name: str) -> int:
+        try:
+            return int(claims[name])
+        except (ValueError, TypeError, OverflowError):
+            raise jwt.DecodeError(f"the {name} claim must be an integer") from None
+
+    if seconds("exp") <= now - LEEWAY_S:  # `exp` is required (decode's `require`)
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    for name in ("nbf", "iat"):
+        if name in claims and seconds(name) > now + LEEWAY_S:
+            raise jwt.ImmatureSignatureError(f"The token is not yet valid ({name})")
+
+
 def verified_claims(token: str, *, required: list[str], invalid: Unauthenticated) -> dict[str, Any]:
     """The claims of a JWT from the staff IdP (signature, issuer, audience, expiry checked), or `invalid`.
     Shared by staff tokens and care-system (machine) tokens. Whatever the token says of itself (header
@@ -104,9 +129,15 @@ def verified_claims(token: str, *, required: list[str], invalid: Unauthenticated
             algorithms=[algorithm],
             audience=config.staff_jwt_audience,
             issuer=config.staff_jwt_issuer,
-            options={"require": ["exp", "iss", "aud", *required]},
-            leeway=30,
+            # The times are checked below, on the app's clock.
+            options={
+                "require": ["exp", "iss", "aud", *required],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
+        _check_times(claims, system_clock().timestamp())
     except jwt.PyJWKClientConnectionError:
         raise ServiceUnavailable(
             "Inloggningstjänsten för personal svarar inte just nu.", code="idp-unavailable"

@@ -2,7 +2,7 @@
 
 | module | what |
 |---|---|
-| `data.py` | KMS keys, tables, queues, buckets, secrets, the alarm topic, failure queues, grants |
+| `data.py` | KMS keys, tables, queues, buckets, event buses, secrets, the alarm topic, failure queues, grants |
 | `functions.py` | the Chalice app and, per registry entry, its role, log group, event source and error alarm |
 | `notifications.py` | SES configuration set and events topic, SMS delivery status logs, delivery feedback |
 | `api.py` | the API edge: stage throttling, gateway responses, access log, WAF |

@@ -1,5 +1,5 @@
-"""Data resources built from `infra/definitions.py`: KMS keys, tables, queues, buckets, secrets and the
-alarm topic, plus the helpers other parts use on them (failure queues, alarms, grants)."""
+"""Data resources built from `infra/definitions.py`: KMS keys, tables, queues, buckets, event buses,
+secrets and the alarm topic, plus the helpers other parts use on them (failure queues, alarms, grants)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -21,7 +22,7 @@ from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.definitions import BUCKETS, QUEUES, TABLES, Bucket, Queue, Table, resource_name
+from infra.definitions import BUCKETS, BUSES, QUEUES, TABLES, Bucket, Bus, Queue, Table, resource_name
 from infra.functions import BANKID_CERT_ARN_VAR, HMAC_ARN_VAR
 
 APP_NAME = "e-services"
@@ -41,7 +42,7 @@ def removal_policy(stage: str) -> cdk.RemovalPolicy:
 
 
 class DataResources(Construct):
-    """Keys, tables, queues, buckets, secrets and the alarm topic, built from definitions.py."""
+    """Keys, tables, queues, buckets, event buses, secrets and the alarm topic, built from definitions.py."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class DataResources(Construct):
         tables: Sequence[Table] = TABLES,
         queues: Sequence[Queue] = QUEUES,
         buckets: Sequence[Bucket] = BUCKETS,
+        buses: Sequence[Bus] = BUSES,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -139,6 +141,7 @@ class DataResources(Construct):
         self.access_logs_bucket = self._access_logs_bucket() if buckets else None
         self.buckets: dict[str, s3.Bucket] = {b.logical_id: self._bucket(b) for b in buckets}
         self._bucket_notifications: dict[str, list[s3.CfnBucket.LambdaConfigurationProperty]] = {}
+        self.buses: dict[str, events.EventBus] = {b.logical_id: self._bus(b) for b in buses}
 
         # The HMAC key that turns a personnummer into a lookup key. Generated here and never
         # rotated automatically: a new key would orphan every stored lookup key.
@@ -230,6 +233,55 @@ class DataResources(Construct):
             name,
             visibility_timeout=cdk.Duration.seconds(q.visibility_timeout_s),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=q.max_receive_count),
+        )
+
+    def _bus(self, b: Bus) -> events.EventBus:
+        """A custom event bus encrypted with the data key (its events name bookings and notices; the key
+        policy lets EventBridge use the key for this bus only), with a dead-letter queue for events it
+        could not encrypt or decrypt, alarmed on depth. That queue is SSE-SQS, not the data key: it is
+        where events land when the data key is unusable, and they arrive still encrypted with it. No bus
+        policy: only this account's roles granted events:PutEvents put events on it."""
+        stack = cdk.Stack.of(self)
+        name = resource_name(self.stage, b.logical_id)
+        bus_arn = stack.format_arn(service="events", resource="event-bus", resource_name=name)
+        dlq_id = f"{b.logical_id}Dlq"
+        dlq = sqs.Queue(
+            self,
+            dlq_id,
+            queue_name=f"{name}-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILURE_QUEUE_RETENTION,
+        )
+        dlq.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeDeadLettersOfThisBus",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[dlq.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": bus_arn}},
+            )
+        )
+        self.dlq_depth_alarm(dlq, f"{dlq_id}Depth")
+        self.failure_queues[dlq_id] = dlq
+        # EventBus(kms_key=...) lets EventBridge use the key for this bus, but binds DescribeKey (which
+        # EventBridge calls to check the key) to an encryption context that call never carries.
+        self.data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"EventBridgeDescribesKeyFor{b.logical_id}",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account, "aws:SourceArn": bus_arn}},
+            )
+        )
+        return events.EventBus(
+            self,
+            b.logical_id,
+            event_bus_name=name,
+            description=f"{APP_NAME} {self.stage}: events for other systems (ids only)",
+            kms_key=self.data_key,
+            dead_letter_queue=dlq,
         )
 
     def _bucket(self, b: Bucket) -> s3.Bucket:

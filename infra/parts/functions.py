@@ -21,16 +21,16 @@ from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
-from infra.definitions import ObjectCreatedConsumer, resource_name
+from infra.definitions import ObjectCreatedConsumer, Schedule, resource_name
 from infra.functions import (
-    DailyAt,
-    Every,
+    SCHEDULED_TRIGGERS,
     Function,
     ObjectsCreated,
     QueueMessages,
     Registry,
     StreamRecords,
     object_created_consumers,
+    schedules,
 )
 from infra.parts import Namespace
 from infra.parts.data import LOG_RETENTION, DataResources, removal_policy
@@ -185,6 +185,11 @@ class Functions(Namespace):
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[data.queues[q].queue_arn])
             for q in function.send_to
         ]
+        # On the bus only. No KMS grant: EventBridge encrypts the bus's events itself (key policy).
+        statements += [
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[data.buses[b].event_bus_arn])
+            for b in function.put_events
+        ]
         # Bucket ARNs from the fixed names, not references: see DataResources.bucket_names.
         statements += [
             iam.PolicyStatement(actions=list(grant.actions), resources=[data.objects_arn(grant.bucket, grant.prefix)])
@@ -270,12 +275,11 @@ class Functions(Namespace):
         elif isinstance(trigger, ObjectsCreated):
             (consumer,) = object_created_consumers((function,))
             wired = wire_object_created_consumer(data, consumer=consumer)
-        elif isinstance(trigger, Every):
-            wired = wire_schedule(data, name=name, every_minutes=trigger.minutes, hour=0, minute=0)
-        elif isinstance(trigger, DailyAt):
-            wired = wire_schedule(data, name=name, every_minutes=None, hour=trigger.hour, minute=trigger.minute)
         if wired is not None:
             wired.node.add_dependency(fn)  # it names the function; the function must exist
+        if isinstance(trigger, SCHEDULED_TRIGGERS):
+            for schedule in schedules((function,)):  # an Evenings trigger has two
+                wire_schedule(data, schedule=schedule).node.add_dependency(fn)
         if function.invoked_asynchronously:
             wire_async_failure_destination(data, name=name, role=role).node.add_dependency(fn)
 
@@ -355,18 +359,20 @@ def wire_stream_consumer(
     return mapping
 
 
-def wire_schedule(
-    data: DataResources, *, name: str, every_minutes: int | None, hour: int, minute: int
-) -> scheduler.CfnSchedule:
-    """EventBridge Scheduler invokes `name` at a Stockholm wall-clock time each day (daylight saving
-    handled by the scheduler's time zone), or at a fixed rate. The event carries the planned `time`.
+def wire_schedule(data: DataResources, *, schedule: Schedule) -> scheduler.CfnSchedule:
+    """EventBridge Scheduler invokes `schedule.function` on `schedule.expression` in Europe/Stockholm
+    (daylight saving handled by the scheduler's time zone). The event is Scheduler's "Scheduled Event",
+    spelled out so that it carries the planned `time` the function takes "now" from (the local pump's
+    `schedule_event` is the same shape).
 
-    The scheduler retries an invocation it cannot deliver (throttling, a missing function) for at most
-    one period (the next run supersedes it), then puts the event on a dead-letter queue whose depth
-    raises an alarm. Failures inside the function are the function's on-failure queue's (Scheduler
-    invokes asynchronously; see wire_async_failure_destination)."""
+    Each schedule has its own invoker role and dead-letter queue. The scheduler retries an invocation it
+    cannot deliver (throttling, a missing function) for at most one period (the next run supersedes it),
+    then puts the event on the dead-letter queue, whose depth raises an alarm. Failures inside the
+    function are the function's on-failure queue's (Scheduler invokes asynchronously; see
+    wire_async_failure_destination)."""
     stack = cdk.Stack.of(data)
-    cfn_name = to_cfn_resource_name(name)
+    name = schedule.function
+    cfn_name = to_cfn_resource_name(schedule.name)  # the function's, for its first schedule
     function_arn = stack.format_arn(
         service="lambda",
         resource="function",
@@ -389,24 +395,39 @@ def wire_schedule(
             )
         },
     )
-    expression = f"rate({every_minutes} minutes)" if every_minutes else f"cron({minute} {hour} * * ? *)"
-    period_s = every_minutes * 60 if every_minutes else 24 * 3600
     return scheduler.CfnSchedule(
         data,
         f"{cfn_name}Schedule",
-        name=resource_name(data.stage, name),
-        schedule_expression=expression,
+        name=resource_name(data.stage, schedule.name),
+        schedule_expression=schedule.expression,
         schedule_expression_timezone="Europe/Stockholm",
         flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
         target=scheduler.CfnSchedule.TargetProperty(
             arn=function_arn,
             role_arn=invoker.role_arn,
+            input=json.dumps(scheduled_event_template(stack)),
             retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                maximum_retry_attempts=2, maximum_event_age_in_seconds=max(60, period_s)
+                maximum_retry_attempts=2, maximum_event_age_in_seconds=max(60, schedule.period_s)
             ),
             dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
         ),
     )
+
+
+def scheduled_event_template(stack: cdk.Stack) -> dict[str, Any]:
+    """The event a schedule sends: Scheduler fills in its context attributes (`<aws.scheduler.*>`) at
+    each invocation; `time` is the run's planned time, e.g. 2026-11-22T17:00:00Z."""
+    return {
+        "version": "0",
+        "id": "<aws.scheduler.execution-id>",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": stack.account,
+        "time": "<aws.scheduler.scheduled-time>",
+        "region": stack.region,
+        "resources": ["<aws.scheduler.schedule-arn>"],
+        "detail": {},
+    }
 
 
 def wire_async_failure_destination(

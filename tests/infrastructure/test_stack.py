@@ -6,6 +6,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ from chalicelib.core import errors
 from infra.definitions import (
     ATTACHMENTS_BUCKET,
     BUCKETS,
+    BUSES,
     MAIN_TABLE,
     QUEUES,
     TABLES,
@@ -383,6 +385,10 @@ def test_api_handler_settings_and_environment(template_dict: dict[str, Any]) -> 
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
     for env_var in [q.env_var for q in QUEUES] + [b.env_var for b in BUCKETS]:
         assert env_var in env
+    for bus in BUSES:
+        (bus_id,) = [k for k, r in resources(template_dict, "AWS::Events::EventBus").items()]
+        assert env[bus.env_var] == {"Ref": bus_id}  # the bus's name
+        assert bus.local_tap_env_var not in env  # the tap queue is the local stack's only
 
 
 def test_each_function_has_an_encrypted_log_group_with_retention(template_dict: dict[str, Any]) -> None:
@@ -536,6 +542,7 @@ def test_future_queues_buckets_and_event_sources() -> None:
         stage=STAGE,
         queues=(queue,),
         buckets=(Bucket("ExampleBucket", "EXAMPLE_BUCKET"),),
+        buses=(),
     )
     role = cdk.aws_iam.Role(stack, "ConsumerRole", assumed_by=cdk.aws_iam.ServicePrincipal("lambda.amazonaws.com"))
     wire_stream_consumer(data, name="example_events", role=role, table_id=MAIN_TABLE.logical_id)
@@ -870,17 +877,40 @@ def test_schedules_retry_within_a_period_then_dead_letter_to_an_alarmed_queue(te
     assert {_invoked_function(s["Properties"]["Target"]["Arn"]) for s in schedules.values()} == {
         s.function for s in SCHEDULES
     }
+    assert sorted(s["Properties"]["Name"] for s in schedules.values()) == sorted(
+        resource_name(STAGE, s.name) for s in SCHEDULES
+    )
+    dead_letter_queues = set()
     for schedule in SCHEDULES:
         (props,) = [
             s["Properties"]
             for s in schedules.values()
-            if _invoked_function(s["Properties"]["Target"]["Arn"]) == schedule.function
+            if s["Properties"]["Name"] == resource_name(STAGE, schedule.name)
         ]
+        assert _invoked_function(props["Target"]["Arn"]) == schedule.function
+        assert props["ScheduleExpression"] == schedule.expression
+        assert props["ScheduleExpressionTimezone"] == "Europe/Stockholm"
         retry = props["Target"]["RetryPolicy"]
         assert retry["MaximumRetryAttempts"] == 2
         period_s = schedule.every_minutes * 60 if schedule.every_minutes else 24 * 3600
         assert 60 <= retry["MaximumEventAgeInSeconds"] <= period_s
-        assert_alarmed_encrypted_failure_queue(template_dict, props["Target"]["DeadLetterConfig"]["Arn"])
+        dead_letter_queues.add(
+            assert_alarmed_encrypted_failure_queue(template_dict, props["Target"]["DeadLetterConfig"]["Arn"])
+        )
+    assert len(dead_letter_queues) == len(SCHEDULES)  # one each
+
+
+def test_schedules_send_scheduler_events_with_their_planned_time(template_dict: dict[str, Any]) -> None:
+    """Functions take "now" from the event's `time`: every schedule sends the "Scheduled Event" shape the
+    local pump sends (`local.pump.schedule_event`), with Scheduler's context attributes filled in."""
+    from local.pump import schedule_event
+
+    for schedule in resources(template_dict, "AWS::Scheduler::Schedule").values():
+        sent = json.loads(render(schedule["Properties"]["Target"]["Input"]))
+        assert sent["time"] == "<aws.scheduler.scheduled-time>"
+        assert sent["resources"] == ["<aws.scheduler.schedule-arn>"]
+        assert set(sent) == set(schedule_event("x", datetime(2026, 1, 1, tzinfo=UTC)))
+        assert (sent["detail-type"], sent["source"]) == ("Scheduled Event", "aws.scheduler")
 
 
 # --- queue and stream consumers (issue 7, defect 9) -----------------------------------------------
@@ -897,10 +927,13 @@ def _mapping(t: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("consumer", QUEUE_CONSUMERS, ids=lambda c: c.function)
 def test_queue_consumers_are_capped_as_defined(template_dict: dict[str, Any], consumer: Any) -> None:
-    # A backlog must not run more senders at once than the SMS/e-mail quotas allow.
-    assert consumer.max_concurrency is not None, f"{consumer.function}: set max_concurrency in definitions.py"
+    function = FUNCTIONS[consumer.function]
+    if function.sends_sms or function.sends_email:
+        # A backlog must not run more senders at once than the SMS/e-mail quotas allow.
+        assert consumer.max_concurrency is not None, f"{consumer.function}: set max_concurrency in functions.py"
     mapping = _mapping(template_dict, consumer.function)
-    assert mapping["ScalingConfig"] == {"MaximumConcurrency": consumer.max_concurrency}
+    cap = consumer.max_concurrency
+    assert mapping.get("ScalingConfig") == ({"MaximumConcurrency": cap} if cap else None)
     assert mapping["BatchSize"] == consumer.batch_size
 
 
@@ -912,7 +945,7 @@ def test_stream_consumers_take_their_batch_size_from_definitions(template_dict: 
 def test_queue_consumer_concurrency_cap_and_its_range() -> None:
     stack = cdk.Stack(cdk.App(context=CDK_CONTEXT), "Capped", env=cdk.Environment(region=REGION))
     queue = Queue("CappedQueue", "CAPPED_QUEUE")
-    data = DataResources(stack, "Data", stage=STAGE, queues=(queue,), buckets=())
+    data = DataResources(stack, "Data", stage=STAGE, queues=(queue,), buckets=(), buses=())
     role = cdk.aws_iam.Role(stack, "Role", assumed_by=cdk.aws_iam.ServicePrincipal("lambda.amazonaws.com"))
     wire_queue_consumer(
         data, name="capped", role=role, queue_id=queue.logical_id, function_timeout_s=30, max_concurrency=5
@@ -1207,7 +1240,13 @@ def test_rate_limited_logins_get_a_429_problem_with_retry_after(template_dict: d
 
 @pytest.mark.parametrize(
     ("name", "indexes"),
-    [("sweep_notifications", {"gsi4"}), ("delivery_feedback", {"gsi1"}), ("count_overdue", {"gsi2", "gsi3"})],
+    [
+        ("sweep_notifications", {"gsi4"}),
+        ("delivery_feedback", {"gsi1"}),
+        ("count_overdue", {"gsi2", "gsi3"}),
+        ("release_due_notices", {"gsi5"}),
+        ("report_unread_notices", {"gsi5"}),
+    ],
 )
 def test_jobs_query_only_the_indexes_they_use(template_dict: dict[str, Any], name: str, indexes: set[str]) -> None:
     """Least privilege down to the index: a job that reads one sparse index cannot read the others."""

@@ -377,3 +377,22 @@ def test_the_bookings_queue_takes_the_same_events_and_drops_what_can_never_be_ac
     from chalicelib.notices.repository import DYNAMO
 
     assert DYNAMO.get("PASiS", "B-2") is None
+
+
+@pytest.mark.parametrize(
+    ("booked_at", "visit", "second_before", "release"),
+    [
+        # 17:30 on the day summer time starts: 18:00 local is 16:00 UTC
+        ("2026-03-29T15:30:00Z", "2026-04-02T08:00:00Z", "2026-03-29T15:59:59Z", "2026-03-29T16:00:00Z"),
+        # 17:30 on the day summer time ends: 18:00 local is 17:00 UTC
+        ("2026-10-25T16:30:00Z", "2026-10-29T08:00:00Z", "2026-10-25T16:59:59Z", "2026-10-25T17:00:00Z"),
+    ],
+)
+def test_daylight_saving_days_release_at_18_local(
+    digital_sara: str, booked_at: str, visit: str, second_before: str, release: str
+) -> None:
+    decision = receive(event(bookedAt=booked_at, startsAt=visit), now=booked_at)
+    assert decision["releaseAt"] == release.replace("Z", ".000Z")
+    assert release_all(second_before)["released"] == 0
+    assert release_all(release)["released"] == 1
+    assert len(notices_in_inbox("Sara")) == 1
