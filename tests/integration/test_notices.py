@@ -396,3 +396,27 @@ def test_daylight_saving_days_release_at_18_local(
     assert release_all(second_before)["released"] == 0
     assert release_all(release)["released"] == 1
     assert len(notices_in_inbox("Sara")) == 1
+
+
+def test_the_unread_report_reaches_the_bookings_bus(digital_sara: str) -> None:
+    """The real publisher on the local bus (moto): the event arrives whole, with ids and no personal data."""
+    import json
+    import os
+
+    from chalicelib.core.clients import provider
+    from chalicelib.notices import release
+    from tests.support import at
+
+    sqs = provider("sqs")
+    tap = sqs.get_queue_url(QueueName=os.environ["BOOKINGS_BUS_TAP_QUEUE"])["QueueUrl"]
+    sqs.purge_queue(QueueUrl=tap)
+    receive(event(), now=BOOKED)
+    release_all(RELEASE)
+    for shard in range(release.SHARDS):
+        release.report_unread(shard, at("2027-01-17T08:00:00Z"))
+    messages = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    events = [json.loads(m["Body"]) for m in messages]
+    assert [(e["source"], e["detail-type"], e["detail"]["bookingId"]) for e in events] == [
+        ("e-services.notices", "NoticeUnread", "B-1")
+    ]
+    assert pnr("Sara") not in json.dumps(events)
