@@ -328,6 +328,21 @@ def test_staff_see_whether_the_notice_was_read_and_the_look_is_audited(api: Any,
     )  # no role there (R-21)
 
 
+def _sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    """A record as Lambda's SQS event source hands it over."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:bookings",
+        "awsRegion": "eu-north-1",
+    }
+
+
 def test_the_bookings_queue_takes_the_same_events_and_drops_what_can_never_be_accepted(digital_sara: str) -> None:
     import json
     from datetime import UTC, datetime, timedelta
@@ -336,41 +351,8 @@ def test_the_bookings_queue_takes_the_same_events_and_drops_what_can_never_be_ac
 
     soon = datetime.now(UTC) + timedelta(days=3)
     good = event(bookedAt=datetime.now(UTC).isoformat(), startsAt=soon.isoformat())
-    records = [
-        {
-            "messageId": "m1",
-            "receiptHandle": "r1",
-            "body": json.dumps(good),
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:q",
-            "awsRegion": "eu-north-1",
-        },
-        {
-            "messageId": "m2",
-            "receiptHandle": "r2",
-            "body": json.dumps(event(bookingId="B-2", clinicId="SE2321000016-9999")),
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:q",
-            "awsRegion": "eu-north-1",
-        },
-        {
-            "messageId": "m3",
-            "receiptHandle": "r3",
-            "body": "[[[",
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:eu-north-1:000000000000:q",
-            "awsRegion": "eu-north-1",
-        },
-    ]
+    bodies = [json.dumps(good), json.dumps(event(bookingId="B-2", clinicId="SE2321000016-9999")), "[[["]
+    records = [_sqs_record(f"m{n}", body) for n, body in enumerate(bodies)]
     result = invoke(app_functions(), "booking_events", {"Records": records})
     assert result == {"batchItemFailures": []}
     assert _view()["state"] == "released"  # booked now, after 18:00 in Stockholm: released at once
