@@ -7,6 +7,8 @@ Against DynamoDB Local and the BankID simulator on loopback, with the app in-pro
 - p50_ms / p95_ms: per operation through the Chalice handler (API Gateway proxy events).
 - overhead_ratio: operation time (less time waiting on BankID) over the time spent inside its
   DynamoDB calls.
+- release_items_read_per_notice, release_per_s, notice_drain_s_at_100_per_s: the 18:00 burst of
+  appointment notices (bench/notices.py).
 """
 
 from __future__ import annotations
@@ -146,6 +148,10 @@ def main() -> None:
         # The app's own logs and metrics would drown the JSON; they still run (production-like cost).
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             results = measure(env, pnr)
+            # Last, so that its 10 000 notices and their notifications do not weigh on the figures above.
+            burst = measure_notice_burst(pnr)
+            results["notes"].update(burst.pop("notes"))
+            results.update(burst)
     finally:
         stack.stop()
     out = json.dumps(results, indent=2, sort_keys=True)
@@ -211,6 +217,17 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
     measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
     notify_per_s = measure_notifications(meter, pnr("Sara"), requests)
     return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s}
+
+
+def measure_notice_burst(pnr: Any) -> dict[str, Any]:
+    """The 18:00 burst of appointment notices (bench/notices.py), with its notes."""
+    from app import app
+    from bench import notices
+    from bench.events import api_event
+
+    figures = notices.measure(app, api_event, pnr)
+    figures["notes"] = notices.NOTES
+    return figures
 
 
 NOTIFY_BATCHES = int(os.environ.get("BENCH_NOTIFY_BATCHES", "10"))

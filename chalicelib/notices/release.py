@@ -48,7 +48,13 @@ def release_due(
     start = None
     with ThreadPoolExecutor(PARALLEL) as pool:
         while True:
-            page = stores.notices.due("RELEASE", shard, due_by, PAGE, start)
+            try:
+                page = stores.notices.due("RELEASE", shard, due_by, PAGE, start)
+            except Exception as error:
+                if not dynamo.is_unavailable(error):
+                    raise
+                run.finished = False  # a continuation now, not a redelivery after the visibility timeout
+                return run
             run.read += page.read
             outcomes = pool.map(lambda found: _release_one(found[0], found[1], due_by, clock, stores), page.notices)
             for outcome in outcomes:
