@@ -27,15 +27,23 @@ class PersonalNumber:
     birth_date: date
     coordination: bool  # samordningsnummer: day of birth + 60
 
-    def age_on(self, day: date) -> int:
-        """Whole years on `day`. Someone born 29 February has their birthday on 1 March in other years."""
+    def birthday_in(self, year: int) -> date:
+        """The birthday in `year`. R-34 (lag 1930:173, 1 §): someone born 29 February has it on 28 February
+        in a year without 29 February. The one rule for every age limit: proxy, the 13th birthday, R-35."""
         born = self.birth_date
-        years = day.year - born.year
         try:
-            birthday = born.replace(year=day.year)
-        except ValueError:  # 29 February in a non-leap year
-            birthday = date(day.year, 3, 1)
-        return years - (1 if day < birthday else 0)
+            return born.replace(year=year)
+        except ValueError:  # 29 February in a common year
+            return date(year, 2, 28)
+
+    def age_on(self, day: date) -> int:
+        """Whole years on `day` (a Stockholm calendar date)."""
+        years = day.year - self.birth_date.year
+        return years - (1 if day < self.birthday_in(day.year) else 0)
+
+    def turns(self, age: int) -> date:
+        """The date this person reaches `age` years."""
+        return self.birthday_in(self.birth_date.year + age)
 
 
 def parse(value: str) -> PersonalNumber:

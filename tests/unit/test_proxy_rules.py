@@ -34,6 +34,7 @@ def test_proxy_ends_on_the_13th_birthday_by_the_stockholm_calendar():
     assert not _eligible("Johan", "Wilma", fixed_clock(at("2026-11-22T23:00:00Z")))  # midnight, the birthday
 
 
-def test_29_february_child_turns_13_on_1_march_in_a_common_year():
-    assert _eligible("Lars", "Saga", fixed_clock(at("2029-02-28T12:00:00Z")))
-    assert not _eligible("Lars", "Saga", fixed_clock(at("2029-03-01T12:00:00Z")))
+def test_29_february_child_turns_13_on_28_february_in_a_common_year():
+    """R-34: a guardian may act on 2029-02-27, not on 2029-02-28 (Stockholm dates)."""
+    assert _eligible("Lars", "Saga", fixed_clock(at("2029-02-27T22:59:00Z")))  # 23:59 on the 27th
+    assert not _eligible("Lars", "Saga", fixed_clock(at("2029-02-27T23:00:00Z")))  # midnight: the 28th
