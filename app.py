@@ -7,6 +7,7 @@ from chalicelib.attachments.events import bp as attachment_functions
 from chalicelib.attachments.routes import bp as attachment_routes
 from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.auth.routes import bp as auth_routes
+from chalicelib.birthdays.events import bp as birthday_functions
 from chalicelib.cases.events import bp as case_functions
 from chalicelib.cases.routes import bp as case_routes
 from chalicelib.cases.staff_routes import bp as staff_case_routes
@@ -42,5 +43,6 @@ for blueprint in (
     case_functions,
     notification_functions,
     notice_functions,
+    birthday_functions,
 ):
     app.register_blueprint(blueprint)

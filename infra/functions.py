@@ -430,6 +430,19 @@ FUNCTIONS: dict[str, Function] = registry(
         put_events=(BOOKINGS_BUS.logical_id,),
         timeout_s=300,
     ),
+    # just after midnight Stockholm time, the children whose 13th birthday has come (gsi5, TURNS13#):
+    # one transaction each, the settings cleared and the account updated (UpdateItem), with its audit
+    # entry; GetItem: the account again when it changed since the index was read.
+    Function(
+        "birthday_reset",
+        DailyAt(0, 5),
+        tables={
+            MAIN_TABLE.logical_id: ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+            AUDIT_TABLE.logical_id: ("dynamodb:PutItem",),
+        },
+        query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},
+        timeout_s=300,
+    ),
     # The support desk's actions (docs/runbooks/), invoked from the console.
     _admin("admin_lock_account"),
     _admin("admin_unlock_account"),

@@ -78,6 +78,10 @@ class UnlockDecision:
         )
 
 
+# guardians act for a child under 13; on the 13th birthday (Stockholm date) that ends.
+PROXY_AGE_LIMIT = 13
+
+
 @dataclass(frozen=True)
 class Account:
     citizen_id: str
@@ -95,6 +99,9 @@ class Account:
     inactivated_at: str | None = None
     last_unlocked_at: str | None = None
     record_seal_changed_at: str | None = None
+    # the Stockholm date the child turns 13, while the birthday's reset is still to be done (None
+    # for adults and once done). It puts the account in the birthday due index (repository.py).
+    thirteen_on: str | None = None
 
     @property
     def locked(self) -> bool:

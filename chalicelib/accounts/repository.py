@@ -2,13 +2,20 @@
 
 PERSON#<lookup key> / PERSON    → {citizenId}           personnummer → account, by keyed hash
 CITIZEN#<citizen id> / ACCOUNT  → the account            read on every authenticated request
+  gsi5 = TURNS13#<shard>, <YYYY-MM-DD>#<citizen id>      while a child's 13th birthday reset is due (R-34)
+
+gsi5 is the main table's sparse index of scheduled work (appointment notices use it too): a child's
+account is in it from its creation until the birthday job has reset it, so the job reads exactly the
+children whose birthday has come, by key.
 
 Writes join a unit of work: the account commits with its audit entry (and, at login, the session).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.accounts.models import Account, AccountChanged, AccountExists, Lock, UnlockDecision
@@ -29,6 +36,17 @@ def account_key(citizen_id: str) -> dict[str, Any]:
     return dynamo.key(f"CITIZEN#{citizen_id}", "ACCOUNT")
 
 
+BIRTHDAY_SHARDS = 4  # a few hundred children turn 13 on a day in the whole country
+
+
+def birthday_marker(account: Account) -> dict[str, str | None]:
+    """The index attributes of a child whose 13th birthday reset is due; None values remove them."""
+    if not account.thirteen_on:
+        return {"gsi5pk": None, "gsi5sk": None}
+    shard = zlib.crc32(account.citizen_id.encode()) % BIRTHDAY_SHARDS
+    return {"gsi5pk": f"TURNS13#{shard}", "gsi5sk": f"{account.thirteen_on}#{account.citizen_id}"}
+
+
 def account_from_item(item: dict[str, Any]) -> Account:
     return Account(
         citizen_id=item["citizenId"],
@@ -46,6 +64,7 @@ def account_from_item(item: dict[str, Any]) -> Account:
         inactivated_at=item.get("inactivatedAt"),
         last_unlocked_at=item.get("lastUnlockedAt"),
         record_seal_changed_at=item.get("recordSealChangedAt"),
+        thirteen_on=item.get("thirteenOn"),
     )
 
 
@@ -61,6 +80,8 @@ def _mutable(account: Account) -> dict[str, Any]:
         "inactivatedAt": account.inactivated_at,
         "lastUnlockedAt": account.last_unlocked_at,
         "recordSealChangedAt": account.record_seal_changed_at,
+        "thirteenOn": account.thirteen_on,
+        **birthday_marker(account),
     }
 
 
@@ -83,6 +104,9 @@ class AccountRepository(Protocol):
 
     def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
         """`account` as it is to be, if nobody changed it since `expected_version` (`VersionConflict`)."""
+
+    def thirteen_due(self, shard: int, today: str, limit: int, start: dict[str, Any] | None) -> BirthdayPage:
+        """Accounts of children whose 13th birthday is `today` or earlier and not yet reset."""
 
 
 class DynamoAccountRepository:
@@ -127,6 +151,8 @@ class DynamoAccountRepository:
             "version": account.version,
             "recordSealed": account.record_sealed,
             "mustReviewSettings": account.must_review_settings,
+            "thirteenOn": account.thirteen_on,
+            **birthday_marker(account),
             **({"activatedByCitizenId": activated_by} if activated_by else {}),
         }
         person = {"pk": f"PERSON#{lookup_key}", "sk": "PERSON", "type": "person", "citizenId": account.citizen_id}
@@ -186,6 +212,28 @@ class DynamoAccountRepository:
             },
             on_failed=VersionConflict,
         )
+
+
+    def thirteen_due(self, shard: int, today: str, limit: int, start: dict[str, Any] | None) -> BirthdayPage:
+        request: dict[str, Any] = {
+            "TableName": settings().main_table,
+            "IndexName": "gsi5",
+            "KeyConditionExpression": "gsi5pk = :pk AND gsi5sk <= :upper",
+            "ExpressionAttributeValues": dynamo.values(pk=f"TURNS13#{shard}", upper=f"{today}#~"),
+            "Limit": limit,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        answer = dynamo.client().query(**request)
+        items = [dynamo.from_item(i) for i in answer.get("Items", [])]
+        return BirthdayPage([account_from_item(i) for i in items], answer.get("LastEvaluatedKey"), len(items))
+
+
+@dataclass(frozen=True)
+class BirthdayPage:
+    accounts: list[Account]
+    last_key: dict[str, Any] | None
+    read: int
 
 
 DYNAMO: AccountRepository = DynamoAccountRepository()

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Literal
 
 from chalicelib.accounts import repository
-from chalicelib.accounts.models import Account, AccountExists
+from chalicelib.accounts.models import PROXY_AGE_LIMIT, Account, AccountExists
 from chalicelib.accounts.repository import AccountRepository
 from chalicelib.audit import repository as audit_repo
 from chalicelib.audit.models import AuditEntry, citizen_subject
 from chalicelib.audit.repository import AuditLog
 from chalicelib.core import dynamo
-from chalicelib.core.clock import Clock, iso
+from chalicelib.core.clock import Clock, iso, stockholm_date
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.errors import Forbidden, NotFound, Problem
 from chalicelib.core.ids import new_id
@@ -141,6 +141,7 @@ def add_login(uow: UnitOfWork, plan: LoginPlan, *, stores: AccountStores = STORE
 def _new_account(
     personnummer: str, now: datetime, *, activated_by: Literal["self", "guardian"], first_login_at: str | None
 ) -> Account:
+    thirteen = parse(personnummer).turns(PROXY_AGE_LIMIT)
     return Account(
         citizen_id=new_id(),
         personnummer=personnummer,
@@ -150,6 +151,8 @@ def _new_account(
         first_login_at=first_login_at,
         session_epoch=0,
         version=1,
+        # a child's account waits in the birthday index for its 13th birthday's reset.
+        thirteen_on=thirteen.isoformat() if stockholm_date(now) < thirteen else None,
     )
 
 

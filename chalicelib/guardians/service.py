@@ -10,14 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.accounts import service as accounts
-from chalicelib.accounts.models import Account
+from chalicelib.accounts.models import PROXY_AGE_LIMIT, Account
 from chalicelib.core.clock import Clock, stockholm_date
 from chalicelib.core.errors import NotFound
 from chalicelib.core.personal_number import parse
 from chalicelib.population.models import Person
 from chalicelib.population.port import PopulationRegister
-
-PROXY_AGE_LIMIT = 13
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ class SettingsRepository(Protocol):
         """Replace the settings if they are still at `expected_version` (0: none stored yet);
         `VersionConflict` on commit otherwise."""
 
+    def clear_contacts(self, uow: UnitOfWork, citizen_id: str, *, at: str) -> None:
+        """R-34: contact details, channels, sharing, digital only and guardian contacts gone, whatever they
+        were (no read: the 13th birthday's reset reads one item per child), the version moved on."""
+
 
 class DynamoSettingsRepository:
     def get(self, citizen_id: str) -> Settings:
@@ -49,6 +53,22 @@ class DynamoSettingsRepository:
             action["ConditionExpression"] = "version = :expected"
             action["ExpressionAttributeValues"] = dynamo.values(expected=expected_version)
         uow.add({"Put": action}, on_failed=VersionConflict)
+
+
+    def clear_contacts(self, uow: UnitOfWork, citizen_id: str, *, at: str) -> None:
+        uow.add(
+            {
+                "Update": {
+                    "TableName": config().main_table,
+                    "Key": settings_key(citizen_id),
+                    "UpdateExpression": "SET citizenId = :cid, notifyBySms = :off, notifyByEmail = :off, "
+                    "shareContactDetails = :off, digitalOnly = :off, updatedAt = :at, "
+                    "version = if_not_exists(version, :zero) + :one "
+                    "REMOVE mobile, email, guardianContacts, deliveryProblems, lastDelivery",
+                    "ExpressionAttributeValues": dynamo.values(cid=citizen_id, off=False, at=at, zero=0, one=1),
+                }
+            }
+        )
 
 
 DYNAMO: SettingsRepository = DynamoSettingsRepository()

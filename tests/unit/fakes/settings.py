@@ -36,6 +36,14 @@ class InMemorySettingsRepository:
 
         staged(uow).stage(apply, check=check)
 
+    def clear_contacts(self, uow: UnitOfWork, citizen_id: str, *, at: str) -> None:
+        def apply() -> None:
+            current = self.stored.get(citizen_id, Settings())
+            self.stored[citizen_id] = Settings(updated_at=at, version=current.version + 1)
+            self.writes += 1
+
+        staged(uow).stage(apply)
+
 
 def settings_stores() -> SettingsStores:
     return in_memory(SettingsStores, settings=InMemorySettingsRepository())

@@ -1,0 +1,1 @@
+"""The 13th birthday (R-34): proxy access ends and the child's notification settings are cleared."""
