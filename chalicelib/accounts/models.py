@@ -80,6 +80,7 @@ class UnlockDecision:
 
 # guardians act for a child under 13; on the 13th birthday (Stockholm date) that ends.
 PROXY_AGE_LIMIT = 13
+THIRTEEN_NOTICE_DAYS = 30  # child and guardians are told this many days before
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Account:
     # the Stockholm date the child turns 13, while the birthday's reset is still to be done (None
     # for adults and once done). It puts the account in the birthday due index (repository.py).
     thirteen_on: str | None = None
+    thirteen_notice_at: str | None = None  # when child and guardians were told, 30 days before (issue 10)
 
     @property
     def locked(self) -> bool:

@@ -2,7 +2,8 @@
 
 PERSON#<lookup key> / PERSON    → {citizenId}           personnummer → account, by keyed hash
 CITIZEN#<citizen id> / ACCOUNT  → the account            read on every authenticated request
-  gsi5 = TURNS13#<shard>, <YYYY-MM-DD>#<citizen id>      while a child's 13th birthday reset is due (R-34)
+  gsi5 = SOON13#<shard>, <YYYY-MM-DD>#<citizen id>       until child and guardians were told, 30 days before
+  gsi5 = TURNS13#<shard>, <YYYY-MM-DD>#<citizen id>      then until the 13th birthday's reset (R-34)
 
 gsi5 is the main table's sparse index of scheduled work (appointment notices use it too): a child's
 account is in it from its creation until the birthday job has reset it, so the job reads exactly the
@@ -16,9 +17,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.accounts.models import Account, AccountChanged, AccountExists, Lock, UnlockDecision
+from chalicelib.accounts.models import (
+    THIRTEEN_NOTICE_DAYS,
+    Account,
+    AccountChanged,
+    AccountExists,
+    Lock,
+    UnlockDecision,
+)
 from chalicelib.core import dynamo
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.config import settings
@@ -40,10 +49,13 @@ BIRTHDAY_SHARDS = 4  # a few hundred children turn 13 on a day in the whole coun
 
 
 def birthday_marker(account: Account) -> dict[str, str | None]:
-    """The index attributes of a child whose 13th birthday reset is due; None values remove them."""
+    """The index attributes of a child with birthday work ahead; None values remove them."""
     if not account.thirteen_on:
         return {"gsi5pk": None, "gsi5sk": None}
     shard = zlib.crc32(account.citizen_id.encode()) % BIRTHDAY_SHARDS
+    if account.thirteen_notice_at is None:
+        told_on = date.fromisoformat(account.thirteen_on) - timedelta(days=THIRTEEN_NOTICE_DAYS)
+        return {"gsi5pk": f"SOON13#{shard}", "gsi5sk": f"{told_on.isoformat()}#{account.citizen_id}"}
     return {"gsi5pk": f"TURNS13#{shard}", "gsi5sk": f"{account.thirteen_on}#{account.citizen_id}"}
 
 
@@ -65,6 +77,7 @@ def account_from_item(item: dict[str, Any]) -> Account:
         last_unlocked_at=item.get("lastUnlockedAt"),
         record_seal_changed_at=item.get("recordSealChangedAt"),
         thirteen_on=item.get("thirteenOn"),
+        thirteen_notice_at=item.get("thirteenNoticeAt"),
     )
 
 
@@ -81,6 +94,7 @@ def _mutable(account: Account) -> dict[str, Any]:
         "lastUnlockedAt": account.last_unlocked_at,
         "recordSealChangedAt": account.record_seal_changed_at,
         "thirteenOn": account.thirteen_on,
+        "thirteenNoticeAt": account.thirteen_notice_at,
         **birthday_marker(account),
     }
 
@@ -105,8 +119,11 @@ class AccountRepository(Protocol):
     def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
         """`account` as it is to be, if nobody changed it since `expected_version` (`VersionConflict`)."""
 
-    def thirteen_due(self, shard: int, today: str, limit: int, start: dict[str, Any] | None) -> BirthdayPage:
-        """Accounts of children whose 13th birthday is `today` or earlier and not yet reset."""
+    def thirteen_due(
+        self, shard: int, today: str, limit: int, start: dict[str, Any] | None, *, kind: str = "TURNS13"
+    ) -> BirthdayPage:
+        """Accounts of children whose 13th birthday (kind TURNS13) or 30-day notice (SOON13) is due on
+        `today` or earlier and not yet done."""
 
 
 class DynamoAccountRepository:
@@ -214,12 +231,14 @@ class DynamoAccountRepository:
         )
 
 
-    def thirteen_due(self, shard: int, today: str, limit: int, start: dict[str, Any] | None) -> BirthdayPage:
+    def thirteen_due(
+        self, shard: int, today: str, limit: int, start: dict[str, Any] | None, *, kind: str = "TURNS13"
+    ) -> BirthdayPage:
         request: dict[str, Any] = {
             "TableName": settings().main_table,
             "IndexName": "gsi5",
             "KeyConditionExpression": "gsi5pk = :pk AND gsi5sk <= :upper",
-            "ExpressionAttributeValues": dynamo.values(pk=f"TURNS13#{shard}", upper=f"{today}#~"),
+            "ExpressionAttributeValues": dynamo.values(pk=f"{kind}#{shard}", upper=f"{today}#~"),
             "Limit": limit,
         }
         if start:

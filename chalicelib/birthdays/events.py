@@ -1,5 +1,6 @@
 """`birthday_reset` (schedule, Europe/Stockholm, just after midnight): R-34 for every child whose 13th
-birthday has come, the day of the event's `time` and any day a missed run left behind."""
+birthday has come, the day of the event's `time` and any day a missed run left behind; before that, the
+30-day notice to the children whose birthday is a month away, and to their guardians."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ def birthday_reset(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.birthdays import service
 
     now = scheduled_time(event) or clock()
-    run = service.reset_due(stockholm_date(now), clock=clock)
+    run = service.run_day(stockholm_date(now), clock=clock)
     metrics.add_metric(name="ChildrenTurned13", unit="Count", value=run.reset)
     metrics.flush_metrics()
-    logger.info("birthday reset", extra={"reset": run.reset, "skipped": run.skipped, "read": run.read})
-    return {"reset": run.reset, "skipped": run.skipped, "read": run.read}
+    counts = {"reset": run.reset, "skipped": run.skipped, "read": run.read, "told": run.told}
+    logger.info("birthday reset", extra=counts)
+    return counts

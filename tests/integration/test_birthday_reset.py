@@ -39,7 +39,7 @@ def _with_contacts(citizen_id: str) -> None:
 def _reset(day: str) -> Any:
     from chalicelib.birthdays import service
 
-    return service.reset_due(date.fromisoformat(day), clock=fixed_clock(at(f"{day}T00:05:00+01:00")))
+    return service.run_day(date.fromisoformat(day), clock=fixed_clock(at(f"{day}T00:05:00+01:00")))
 
 
 def test_the_birthday_clears_settings_and_asks_for_new_ones_once() -> None:
@@ -53,7 +53,8 @@ def test_the_birthday_clears_settings_and_asks_for_new_ones_once() -> None:
         _with_contacts(child)
 
     the_day_before = _reset("2026-11-22")
-    assert (the_day_before.reset, the_day_before.read) == (0, 0)  # nobody due: nothing read
+    assert (the_day_before.reset, the_day_before.read) == (0, 0)  # nobody due for a reset: nothing read
+    assert the_day_before.told == 1  # Wilma's 30-day notice, late (her account is three weeks old)
 
     run = _reset("2026-11-23")
     assert (run.reset, run.read) == (1, 1)  # one item read per child reset
@@ -88,3 +89,24 @@ def test_children_activated_after_their_13th_birthday_are_never_in_the_index() -
     late = _activate("Wilma", "2026-11-24T12:00:00Z")  # already 13 when the account is made
     assert accounts.get(late).thirteen_on is None  # type: ignore[union-attr]
     assert _reset("2030-01-01").read == 0
+
+
+def test_thirty_days_before_the_child_and_each_guardian_are_told_once(api: Any) -> None:
+    from chalicelib.accounts import service as accounts
+    from chalicelib.inbox import service as inbox
+
+    for guardian in ("Anna", "Erik"):  # both guardians of Elsa have logged in
+        api.token_for(pnr(guardian))
+    anna, erik = (accounts.find_by_personnummer(pnr(n)) for n in ("Anna", "Erik"))
+    assert anna is not None and erik is not None
+    elsa = _activate("Elsa", "2030-01-10T12:00:00Z")  # born 2017-06-14: 13 on 2030-06-14
+
+    assert _reset("2030-05-14").told == 0  # 31 days before
+    assert _reset("2030-05-15").told == 1
+    assert _reset("2030-05-15").told == 0  # once
+    for citizen_id in (elsa, anna.citizen_id, erik.citizen_id):
+        told = [i for i in inbox.items(citizen_id) if "13" in i["subject"]]
+        assert len(told) == 1, citizen_id
+    (for_anna,) = [i for i in inbox.items(anna.citizen_id) if "13" in i["subject"]]
+    assert for_anna["subject"] == "Elsa fyller snart 13 år" and for_anna["unread"]
+    assert _reset("2030-06-14").reset == 1
