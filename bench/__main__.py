@@ -152,6 +152,10 @@ def main() -> None:
             burst = measure_notice_burst(pnr)
             results["notes"].update(burst.pop("notes"))
             results.update(burst)
+            from bench import birthdays
+
+            results.update(birthdays.measure(pnr))
+            results["notes"].update(birthdays.NOTES)
     finally:
         stack.stop()
     out = json.dumps(results, indent=2, sort_keys=True)
