@@ -110,3 +110,25 @@ def test_thirty_days_before_the_child_and_each_guardian_are_told_once(api: Any) 
     (for_anna,) = [i for i in inbox.items(anna.citizen_id) if "13" in i["subject"]]
     assert for_anna["subject"] == "Elsa fyller snart 13 år" and for_anna["unread"]
     assert _reset("2030-06-14").reset == 1
+
+
+def test_a_two_day_catch_up_processes_both_days() -> None:
+    """The job did not run on the 23rd: the run of the 24th resets the child of the 23rd and of the 24th."""
+    from dataclasses import replace
+
+    from chalicelib.accounts import service as accounts
+    from chalicelib.accounts.repository import DYNAMO
+    from chalicelib.core.unit_of_work import UnitOfWork
+
+    wilma = _activate("Wilma", "2026-11-01T12:00:00Z")  # 13 on 2026-11-23
+    other = _activate("Elsa", "2026-11-01T12:00:00Z")
+    account = accounts.get(other)
+    assert account is not None
+    uow = UnitOfWork()  # as if Elsa were born a day after Wilma: 13 on the 24th
+    DYNAMO.update(uow, replace(account, thirteen_on="2026-11-24"), expected_version=account.version)
+    uow.commit()
+
+    assert _reset("2026-11-22").reset == 0
+    caught_up = _reset("2026-11-24")
+    assert (caught_up.reset, caught_up.read) == (2, 2)
+    assert all(accounts.get(c).must_review_settings for c in (wilma, other))  # type: ignore[union-attr]
