@@ -20,6 +20,8 @@ from chalicelib.inbox.routes import bp as inbox_routes
 from chalicelib.notices.events import bp as notice_functions
 from chalicelib.notices.routes import bp as notice_routes
 from chalicelib.notifications.events import bp as notification_functions
+from chalicelib.registry_events.events import bp as population_functions
+from chalicelib.registry_events.routes import bp as population_routes
 from chalicelib.settings.routes import bp as settings_routes
 
 app = Chalice(app_name="e-services")
@@ -38,11 +40,13 @@ for blueprint in (
     settings_routes,
     contact_routes,
     notice_routes,
+    population_routes,
     admin_functions,
     attachment_functions,
     case_functions,
     notification_functions,
     notice_functions,
     birthday_functions,
+    population_functions,
 ):
     app.register_blueprint(blueprint)

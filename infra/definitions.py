@@ -212,6 +212,16 @@ NOTICE_RELEASE_QUEUE = Queue(
     max_receive_count=5,
 )
 
+# Changes in the population register (R-32, issue 10): the body of POST /integrations/population-events,
+# from the register's feed, for population_events; a message that keeps failing (five receives: the
+# register or DynamoDB unavailable) lands in the DLQ, whose depth raises an alarm.
+POPULATION_EVENTS_QUEUE = Queue(
+    logical_id="PopulationEventsQueue",
+    env_var="POPULATION_EVENTS_QUEUE",
+    visibility_timeout_s=60,
+    max_receive_count=5,
+)
+
 # Back to the booking systems: a notice still unread at its follow-up (issue 9), as `NoticeUnread`
 # events (source `e-services.notices`, ids only) they subscribe to with their own rules.
 BOOKINGS_BUS = Bus(logical_id="BookingsBus", env_var="BOOKINGS_BUS", local_tap_env_var="BOOKINGS_BUS_TAP_QUEUE")
@@ -225,7 +235,7 @@ ATTACHMENTS_BUCKET = Bucket(
 )
 
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
-QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE, BOOKINGS_QUEUE, NOTICE_RELEASE_QUEUE)
+QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE, BOOKINGS_QUEUE, NOTICE_RELEASE_QUEUE, POPULATION_EVENTS_QUEUE)
 BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
 BUSES: tuple[Bus, ...] = (BOOKINGS_BUS,)
 

@@ -29,6 +29,7 @@ from infra.definitions import (
     MAIN_TABLE,
     NOTICE_RELEASE_QUEUE,
     NOTIFICATIONS_QUEUE,
+    POPULATION_EVENTS_QUEUE,
     Bucket,
     ObjectCreatedConsumer,
     Queue,
@@ -442,6 +443,21 @@ FUNCTIONS: dict[str, Function] = registry(
         },
         query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},
         timeout_s=300,
+    ),
+    # R-32 (issue 10; chalicelib/registry_events/events.py): the population register's changes. Reads the
+    # person again from the register (HTTP, not AWS); BatchGetItem: the person lookups of the person,
+    # their guardians and children (accounts.citizen_ids_for); PutItem on the audit table: the entries,
+    # in one transaction. Nothing else is written: proxy links follow the register per request. The
+    # HMAC key turns each personnummer into its lookup key.
+    Function(
+        "population_events",
+        # Capped: every event asks the population register, which must not take a backlog's full force.
+        QueueMessages(POPULATION_EVENTS_QUEUE, batch_size=10, max_concurrency=5),
+        tables={
+            MAIN_TABLE.logical_id: ("dynamodb:BatchGetItem",),
+            AUDIT_TABLE.logical_id: ("dynamodb:PutItem",),
+        },
+        secrets=(HMAC_ARN_VAR,),
     ),
     # The support desk's actions (docs/runbooks/), invoked from the console.
     _admin("admin_lock_account"),

@@ -5,6 +5,8 @@ machine-token --client ID --scope SCOPE [--scope SCOPE]   a machine JWT (e.g. bo
 invoke FUNCTION --event FILE       run a function with an event (e.g. a schedule with a chosen time)
 functions                          the function registry (infra/functions.py): trigger, memory, timeout
 clock set ISO-INSTANT | reset | show   the local stack's clock (API and functions), e.g. 2026-12-01T17:59:00+01:00
+population set PERSONNUMMER --protected-identity true|false   change the stack's population register and
+                                   send the population event (the pump feeds it to population_events)
 outbox                             SMS and e-mails sent, as JSON lines
 seed                               (re)load the test data
 """
@@ -79,6 +81,72 @@ def clock(args: argparse.Namespace) -> None:
         path.unlink(missing_ok=True)
     shift = json.loads(path.read_text(encoding="utf-8"))["offsetSeconds"] if path.exists() else 0.0
     print(json.dumps({"now": (datetime.now(UTC) + timedelta(seconds=shift)).isoformat(), "offsetSeconds": shift}))
+
+
+def population(args: argparse.Namespace) -> None:
+    """Changes the running stack's population register (its copy under .local/, never
+    testdata/population.json) and puts the matching event on the population events queue. The API and
+    the functions see the change at their next lookup; the pump hands the event to population_events."""
+    import fcntl
+    from pathlib import Path
+
+    from chalicelib.core.personal_number import parse
+    from local import bootstrap
+
+    env = _env()
+    try:
+        parse(args.personnummer)
+    except ValueError:
+        sys.exit("not a valid personnummer (12 digits)")
+    path = Path(env["POPULATION_SEED_PATH"])
+    if path.resolve() == bootstrap.POPULATION_SOURCE.resolve():
+        sys.exit("the stack reads testdata/population.json itself: refusing to change the repository's file")
+    protected = args.protected_identity == "true"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(".lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two changes at once: one after the other, neither lost
+        if not path.exists():  # a stack started before the register had its own copy
+            bootstrap.reset_population(env)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        source = json.loads(bootstrap.POPULATION_SOURCE.read_text(encoding="utf-8"))["persons"]
+        person = next((p for p in data["persons"] if p["personnummer"] == args.personnummer), None)
+        if person is None:
+            sys.exit("the person is not in the local population register")
+        original: dict[str, Any] = next((p for p in source if p["personnummer"] == args.personnummer), {})
+        if protected:
+            kind = person.get("protectedIdentity") or original.get("protectedIdentity") or "sekretessmarkering"
+            # The register hands out no address for a protected identity.
+            person.update(protectedIdentity=kind, address=None)
+        else:
+            person.update(protectedIdentity=None, address=person.get("address") or original.get("address"))
+        bootstrap.write_population(path, data)
+    message_id = _send_population_event(env, "protected-identity-changed", args.personnummer)
+    print(
+        json.dumps(
+            {
+                "event": "protected-identity-changed",
+                "protectedIdentity": person["protectedIdentity"],
+                "messageId": message_id,
+            }
+        )
+    )
+
+
+def _send_population_event(env: dict[str, str], kind: str, personnummer: str) -> str:
+    import boto3
+
+    from local.paths import REGION
+
+    sqs = boto3.client(
+        "sqs",
+        region_name=REGION,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    queue = sqs.get_queue_url(QueueName=env["POPULATION_EVENTS_QUEUE"])["QueueUrl"]
+    body = json.dumps({"kind": kind, "personnummer": personnummer})
+    return str(sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"])
 
 
 def list_functions(args: argparse.Namespace) -> None:
@@ -185,6 +253,11 @@ def main(argv: list[str] | None = None) -> None:
     moved.add_argument("action", choices=("set", "reset", "show"))
     moved.add_argument("instant", nargs="?")
     moved.set_defaults(run=clock)
+    register = commands.add_parser("population", help="change the local population register")
+    register.add_argument("action", choices=("set",))
+    register.add_argument("personnummer")
+    register.add_argument("--protected-identity", required=True, choices=("true", "false"))
+    register.set_defaults(run=population)
     commands.add_parser("outbox", help="SMS and e-mails sent").set_defaults(run=outbox)
     commands.add_parser("seed", help="reload test data").set_defaults(run=seed)
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -169,9 +170,31 @@ def ensure_staff_key() -> Path:
     return path
 
 
+POPULATION_SOURCE = ROOT / "testdata" / "population.json"
+
+
+def write_population(path: Path, data: dict[str, Any]) -> None:
+    """The local register's file, replaced at once: a reader (the API, the pump) sees the old file or
+    the new one, and the adapter reads it again at its next lookup (its inode and mtime changed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def reset_population(env: dict[str, str]) -> Path:
+    """The stack's population register (POPULATION_SEED_PATH): a fresh copy of testdata/population.json,
+    so `python -m local population set` never changes the repository's file. A stack pointed at the
+    repository's file itself is left alone."""
+    path = Path(env.get("POPULATION_SEED_PATH") or POPULATION_SOURCE)
+    if path.resolve() != POPULATION_SOURCE.resolve():
+        write_population(path, json.loads(POPULATION_SOURCE.read_text(encoding="utf-8")))
+    return path
+
+
 def seed(env: dict[str, str]) -> dict[str, int]:
-    """Clinics, case types, patient boards and staff from testdata/clinics.json. The population
-    register's test persons are read by the local register adapter from testdata/population.json."""
+    """Clinics, case types, patient boards and staff from testdata/clinics.json; the stack's population
+    register (read by the local register adapter) as a fresh copy of testdata/population.json."""
     data = json.loads((ROOT / "testdata" / "clinics.json").read_text(encoding="utf-8"))
     # Through the capabilities' own writers, so keys and search index are as the app writes them.
     from chalicelib.clinics import service as clinics
@@ -183,5 +206,5 @@ def seed(env: dict[str, str]) -> dict[str, int]:
             {"hsaId": member["hsaId"], "name": member["name"], "title": member["title"], "roles": member["roles"]}
         )
     ensure_staff_key()
-    persons = json.loads((ROOT / "testdata" / "population.json").read_text(encoding="utf-8"))["persons"]
+    persons = json.loads(reset_population(env).read_text(encoding="utf-8"))["persons"]
     return {"clinics": len(data["clinics"]), "staff": len(data["staff"]), "persons": len(persons)}

@@ -75,6 +75,8 @@ class Stack:
         """Stops every process, the pump first; all are signalled at once, then waited for."""
         processes = [self.processes.pop(name) for name in reversed(list(self.processes))]
         stop_processes(processes)
+        if self.data_dir is None:  # a throwaway stack (tests): its population register goes with it
+            population_file(self.ports).unlink(missing_ok=True)
 
 
 def stack_environment(ports: Ports) -> dict[str, str]:
@@ -91,7 +93,9 @@ def stack_environment(ports: Ports) -> dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": f"http://{HOST}:{ports.dynamodb}",
         "PNR_HMAC_SECRET": "local-only-hmac-key-not-for-production",
         "BANKID_API_URL": f"http://{HOST}:{ports.bankid}/rp/v6.0/",
-        "POPULATION_SEED_PATH": str(ROOT / "testdata" / "population.json"),
+        # The stack's own copy of testdata/population.json (made by the seed, local/bootstrap.py), which
+        # `python -m local population set` changes while the stack runs; the repository's file never changes.
+        "POPULATION_SEED_PATH": str(population_file(ports)),
         "POWERTOOLS_SERVICE_NAME": "e-services",
         "POWERTOOLS_METRICS_NAMESPACE": "EServices",
         "POWERTOOLS_DEV": "false",
@@ -108,6 +112,11 @@ def stack_environment(ports: Ports) -> dict[str, str]:
 
 def clock_file(ports: Ports) -> Path:
     return LOCAL_DIR / f"clock-{ports.api}.json"
+
+
+def population_file(ports: Ports) -> Path:
+    """The local population register a stack reads (one per stack, by its API port)."""
+    return LOCAL_DIR / "population" / f"population-{ports.api}.json"
 
 
 # ------------------------------------------------------------------ prerequisites

@@ -1,7 +1,8 @@
 """Audit entries (R-03, R-15, R-29): who did what to whose data, when, and under which ticket.
 
 Entries never hold a personnummer: the subject is a citizen id, or the keyed hash of a personnummer
-when the person has no account (e.g. a refused lock, R-05).
+when the person has no account (e.g. a refused lock, R-05). A guardian's act in proxy mode is also
+recorded under `PROXY#<child's citizen id>` (R-36: the guardians' and the teen's activity view).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def citizen_subject(citizen_id: str) -> str:
 
 def person_subject(lookup_key: str) -> str:
     return f"PERSON#{lookup_key}"
+
+
+def proxy_subject(citizen_id: str) -> str:
+    """What guardians did in proxy mode for this child (R-36): its own partition, so that the guardians'
+    and the teen's activity view reads exactly those entries, by key, newest first."""
+    return f"PROXY#{citizen_id}"
 
 
 @dataclass(frozen=True)

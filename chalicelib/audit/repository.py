@@ -1,6 +1,9 @@
 """The audit table: append-only entries, one partition per subject (a citizen, or a person's lookup key).
 
 <subject> / <at>#<id>   → the entry; `byTicket` (ticketRef) finds a support ticket's entries
+
+Subjects: `CITIZEN#<citizen id>`, `PERSON#<lookup key>` (no account), and `PROXY#<child's citizen id>`
+for what guardians did in proxy mode (R-36), read a page at a time by `page`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,13 @@ class AuditLog(Protocol):
     def for_ticket(self, ticket_ref: str) -> list[dict[str, Any]]: ...
 
 
+class AuditPages(Protocol):
+    def page(
+        self, subject: str, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the subject's entries, newest first, and the key to continue from (None: the end)."""
+
+
 class DynamoAuditLog:
     def _put(self, entry: AuditEntry) -> dict[str, Any]:
         # The condition makes an entry immutable.
@@ -74,6 +84,22 @@ class DynamoAuditLog:
         response = dynamo.client().query(**request)
         return [dynamo.from_item(i) for i in response.get("Items", [])]
 
+    def page(
+        self, subject: str, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the subject's entries, newest first, and the key to continue from (one Query)."""
+        request: dict[str, Any] = {
+            "TableName": settings().audit_table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": dynamo.values(pk=subject),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = dynamo.client().query(**request)
+        return [dynamo.from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
     def for_ticket(self, ticket_ref: str) -> list[dict[str, Any]]:
         response = dynamo.client().query(
             TableName=settings().audit_table,
@@ -84,7 +110,9 @@ class DynamoAuditLog:
         return [dynamo.from_item(i) for i in response.get("Items", [])]
 
 
-DYNAMO: AuditLog = DynamoAuditLog()
+_DYNAMO = DynamoAuditLog()
+DYNAMO: AuditLog = _DYNAMO
+PAGES: AuditPages = _DYNAMO
 
 
 def append(uow: UnitOfWork, entry: AuditEntry) -> None:

@@ -71,6 +71,16 @@ class ConversationRequest(ApiModel):
     attachment_ids: list[str] = AttachmentIds
 
 
+class Author(ApiModel):
+    """Who wrote or started (R-31, R-36): the citizen, a guardian in proxy mode (named), or staff."""
+
+    kind: Literal["citizen", "guardian", "staff"]
+    name: str | None = None
+    clinic: str | None = Field(default=None, description="Staff: the clinic they wrote from")
+    hsa_id: str | None = Field(default=None, description="Staff view only: the staff member's HSA-id")
+    guardian_citizen_id: str | None = Field(default=None, description="Staff view only: which guardian")
+
+
 class CaseSummary(ApiModel):
     case_id: str
     kind: str
@@ -82,7 +92,7 @@ class CaseSummary(ApiModel):
     due_at: str | None = None
     overdue: bool
     handler_hsa_id: str | None = None
-    started_by: str
+    started_by: Author
 
 
 class CaseList(ApiModel):
@@ -93,7 +103,7 @@ class CaseList(ApiModel):
 class Message(ApiModel):
     id: str
     kind: str
-    author: dict[str, Any]
+    author: Author
     body: str
     created_at: str
     attachment_ids: list[str]

@@ -13,6 +13,7 @@ the unit tests hand in-memory twins (`tests/unit/fakes/cases.py`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, iso, stockholm_date
 from chalicelib.core.errors import InvalidInput, NotFound
 from chalicelib.core.observability import metrics
+from chalicelib.guardians import activity
 from chalicelib.guardians.service import Subject
 
 if TYPE_CHECKING:
@@ -133,6 +135,15 @@ def _open_case(
         unread=False,
         guard=guard,
         stores=stores,
+        # R-36: what a guardian did in the child's name, for the other guardian and the teen to see
+        also=lambda uow: activity.record(
+            uow,
+            subject,
+            "complaint-submitted" if kind == "complaint" else "case-started",
+            now,
+            log=stores.access_log,
+            case_id=case_id,
+        ),
     )
     if created:
         metrics.add_metric(name="CaseStarted", unit="Count", value=1)
@@ -238,6 +249,7 @@ def citizen_message(
             message_id=message_id,
             allowed=bool(case.get("attachmentsAllowed")),
         )
+        activity.record(uow, subject, "message-sent", now, log=stores.access_log, case_id=case_id)
 
     return threads.append(
         case_id,
@@ -253,20 +265,31 @@ def citizen_message(
     )
 
 
-def message_out(message: dict[str, Any], *, for_staff: bool) -> dict[str, Any]:
-    author = message["author"]
-    if author["kind"] == "staff":
+def author_out(author: dict[str, Any], *, for_staff: bool, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Who wrote (R-31, R-36): `{kind: citizen|guardian|staff, name?}`. A guardian is named (as the register
+    had it when they wrote; `names` fills in for entries from before names were recorded); staff also see
+    the ids. The citizen side shows no ids."""
+    kind = author["kind"]
+    if kind == "staff":
         shown = {"kind": "staff", "name": author.get("name"), "clinic": author.get("clinic")}
         if for_staff:
             shown["hsaId"] = author.get("hsaId")
-    else:
-        shown = {"kind": author["kind"]}
-        if for_staff and author["kind"] == "guardian":
-            shown["guardianCitizenId"] = author.get("citizenId")
+        return shown
+    shown = {"kind": kind}
+    name = author.get("name") if kind == "guardian" else None
+    name = name or (names or {}).get(str(author.get("citizenId")))
+    if name:
+        shown["name"] = name
+    if for_staff and kind == "guardian":
+        shown["guardianCitizenId"] = author.get("citizenId")
+    return shown
+
+
+def message_out(message: dict[str, Any], *, for_staff: bool, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "id": message["id"],
         "kind": message["kind"],
-        "author": shown,
+        "author": author_out(message["author"], for_staff=for_staff, names=names),
         "body": message["body"],
         "createdAt": message["createdAt"],
         "attachmentIds": message.get("attachmentIds") or [],
@@ -286,6 +309,7 @@ def citizen_view(subject: Subject, case_id: str, *, clock: Clock, stores: CaseSt
         "status": "closed" if case["status"] == "closed" else "open",
         "subject": case["subject"],
         "createdAt": case["createdAt"],
+        "startedBy": author_out(case["startedBy"], for_staff=False),  # R-36: a guardian's case stays marked
         "messages": [message_out(m, for_staff=False) for m in messages],
     }
 

@@ -14,7 +14,7 @@ from chalicelib.cases import threads
 from chalicelib.cases.models import Created, StaffMessageKind
 from chalicelib.cases.ports import STORES, CaseStores
 from chalicelib.cases.repository import CaseRepository
-from chalicelib.cases.service import message_out
+from chalicelib.cases.service import author_out, message_out
 from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, iso
 from chalicelib.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -89,7 +89,7 @@ def _case_summary(case: dict[str, Any], now_iso: str, repo: CaseRepository) -> d
         "dueAt": case.get("dueAt") if unanswered else None,
         "overdue": unanswered and case["status"] != "closed" and case.get("dueAt", "~") < now_iso,
         "handlerHsaId": case.get("handlerHsaId"),
-        "startedBy": case["startedBy"]["kind"],
+        "startedBy": author_out(case["startedBy"], for_staff=True),  # R-31: the child, a guardian or care
     }
 
 
@@ -107,6 +107,7 @@ def staff_view(
     _, messages, history = repo.get_thread(case_id)
     account = stores.accounts.get(case["citizenId"])
     person = register.find(account.personnummer) if account else None
+    names = _author_names(case, messages, person.name if person else None, register=register, stores=stores)
     record_access(
         staff,
         case["citizenId"],
@@ -119,6 +120,7 @@ def staff_view(
     )
     return {
         **_case_summary(case, iso(clock()), repo),
+        "startedBy": author_out(case["startedBy"], for_staff=True, names=names),
         "clinicId": case["clinicId"],
         "complaint": case.get("complaint"),
         "citizen": {
@@ -128,11 +130,35 @@ def staff_view(
             "protectedIdentity": bool(person and person.protected),  # R-32: staff see the marker
             "accountLocked": bool(account and account.locked),  # R-06: staff see the lock
         },
-        "messages": [message_out(m, for_staff=True) for m in messages],
+        "messages": [message_out(m, for_staff=True, names=names) for m in messages],
         "history": [
             {"event": h["event"], "at": h["at"], "actor": h["actor"], "details": h.get("details")} for h in history
         ],
     }
+
+
+def _author_names(
+    case: dict[str, Any],
+    messages: list[dict[str, Any]],
+    citizen_name: str | None,
+    *,
+    register: PopulationRegister,
+    stores: CaseStores,
+) -> dict[str, str]:
+    """Citizen id → name of the citizen and of each guardian who wrote without a recorded name (R-36:
+    staff see which guardian wrote). Guardians' names are recorded when they write; older entries are
+    looked up once per guardian."""
+    names = {case["citizenId"]: citizen_name} if citizen_name else {}
+    authors = [case["startedBy"], *(m["author"] for m in messages)]
+    unnamed = {
+        str(a["citizenId"]) for a in authors if a.get("kind") == "guardian" and a.get("citizenId") and not a.get("name")
+    }
+    for guardian_id in sorted(unnamed - set(names)):
+        guardian = stores.accounts.get(guardian_id)
+        person = register.find(guardian.personnummer) if guardian else None
+        if person is not None:
+            names[guardian_id] = person.name
+    return names
 
 
 def record_access(

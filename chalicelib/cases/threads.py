@@ -64,9 +64,13 @@ def valid_case_id(case_id: str) -> bool:
 
 
 def citizen_author(subject: Subject) -> dict[str, Any]:
-    # R-31: staff can see whether the child or a guardian in proxy mode wrote.
+    # R-31, R-36: staff (and the child, later) can see whether the child or a guardian in proxy mode wrote,
+    # and which guardian: the name as the population register had it when they wrote.
     if subject.proxy:
-        return {"kind": "guardian", "citizenId": subject.actor_citizen_id, "onBehalfOf": subject.citizen_id}
+        author = {"kind": "guardian", "citizenId": subject.actor_citizen_id, "onBehalfOf": subject.citizen_id}
+        if subject.actor_name:
+            author["name"] = subject.actor_name
+        return author
     return {"kind": "citizen", "citizenId": subject.citizen_id}
 
 
@@ -174,9 +178,10 @@ def create(
     inbox_kind: arrivals.InboxKind,
     unread: bool,
     stores: CaseStores,
+    also: Callable[[UnitOfWork], None] | None = None,
 ) -> bool:
-    """A new case with its first message, history entry, inbox item and files: one transaction.
-    False when an idempotent retry found the case already there."""
+    """A new case with its first message, history entry, inbox item and files (and what `also` adds, e.g.
+    a guardian's proxy trace): one transaction. False when an idempotent retry found the case already there."""
     case_id = case["caseId"]
     uow = stores.new_uow()
     stores.cases.add_case(uow, case)
@@ -207,6 +212,8 @@ def create(
         message_id=message_id,
         allowed=bool(case["attachmentsAllowed"]),
     )
+    if also is not None:
+        also(uow)
     return commit(uow, now=now, guard=guard, created_id=case_id) is None
 
 

@@ -128,6 +128,12 @@ _SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "Machine JWT from the staff IdP with `client` and scope `bookings:write`",
     },
+    "populationSystemJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Machine JWT from the staff IdP with `client` and scope `population:write`",
+    },
 }
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
@@ -169,6 +175,7 @@ _TAGS = {
     "Staff": "Clinic staff answer, assign and close cases (staff JWT from the region's IdP)",
     "Contact details": "Care systems read a citizen's contact details (machine JWT)",
     "Bookings": "Booking systems send booking events; their notices reach the inbox after 18:00 (machine JWT)",
+    "Population register": "Changes in the population register: custody, protected identity, death (machine JWT)",
 }
 _AUTHENTICATION = {
     None: "Public: needs no authentication.",
@@ -176,6 +183,7 @@ _AUTHENTICATION = {
     "staffJwt": "Needs a staff JWT from the region's IdP: `Authorization: Bearer <jwt>`.",
     "careSystemJwt": "Needs a care system's machine JWT with scope `contact-details:read`.",
     "bookingSystemJwt": "Needs a booking system's machine JWT with scope `bookings:write`.",
+    "populationSystemJwt": "Needs the population register feed's machine JWT with scope `population:write`.",
 }
 _IDEMPOTENT_TEXT = "Safe to retry with the same `Idempotency-Key`."
 _PARAMETERS = {

@@ -3,7 +3,8 @@
 - a citizen: an opaque session token (`auth`), and whose data the request concerns — `me` or a child
   the citizen acts for (`guardians`);
 - staff: a JWT from the region's IdP with HSA-id and roles (`staff.identity`);
-- a care provider's system: a machine JWT from the same IdP with a scope (`contacts.identity`).
+- a care provider's system, a booking system or the population register's feed: a machine JWT from the
+  same IdP with a scope (`contacts.identity`).
 
 Capabilities below never look at a request; they are handed the resolved caller. PyJWT is imported
 only when a staff or machine route runs (cold start of the citizen routes).
@@ -61,6 +62,15 @@ def booking_system(request: Request) -> CareSystem:
 
     return authenticate_care_system(
         bearer_token(request), "bookings:write", "Systemet saknar behörighet att skicka bokningar."
+    )
+
+
+def population_system(request: Request) -> CareSystem:
+    """The population register's feed: a machine JWT with scope `population:write`."""
+    from chalicelib.contacts.identity import authenticate_care_system
+
+    return authenticate_care_system(
+        bearer_token(request), "population:write", "Systemet saknar behörighet att skicka folkbokföringshändelser."
     )
 
 

@@ -27,7 +27,7 @@ class ProxyLink:
 
 def proxy_eligible(guardian: Person, child: Person, clock: Clock) -> bool:
     """Pure rule: may `guardian` act for `child` today, as far as the register goes?"""
-    if child.deceased or guardian.protected or child.protected:
+    if child.deceased or guardian.deceased or guardian.protected or child.protected:
         return False
     if guardian.personnummer not in child.guardians:
         return False
@@ -74,6 +74,7 @@ class Subject:
     account: Account
     proxy: bool
     actor_citizen_id: str  # who is logged in
+    actor_name: str | None = None  # the guardian's name from the register, in proxy mode (R-36: who wrote)
 
 
 def resolve(principal_account: Account, cid: str, *, register: PopulationRegister, clock: Clock) -> Subject:
@@ -92,4 +93,4 @@ def resolve(principal_account: Account, cid: str, *, register: PopulationRegiste
     child = register.find(child_account.personnummer)
     if guardian is None or child is None or not proxy_eligible(guardian, child, clock):
         raise not_found
-    return Subject(child_account.citizen_id, child_account, proxy=True, actor_citizen_id=own)
+    return Subject(child_account.citizen_id, child_account, proxy=True, actor_citizen_id=own, actor_name=guardian.name)

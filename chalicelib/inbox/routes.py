@@ -16,8 +16,10 @@ from chalicelib.edge import callers
 
 if TYPE_CHECKING:
     from chalicelib.cases import service as cases
+    from chalicelib.guardians import activity
     from chalicelib.inbox import service
 else:
+    activity = lazy_module("chalicelib.guardians.activity")
     cases = lazy_module("chalicelib.cases.service")
     service = lazy_module("chalicelib.inbox.service")
 
@@ -73,6 +75,25 @@ def inbox_item(cid: str, itemId: str) -> Response:
         service.mark_read(subject.citizen_id, itemId)
         view["unread"] = False
     return ok(view)
+
+
+@documented(
+    bp,
+    "/citizens/{cid}/proxy-activity",
+    "GET",
+    summary="What guardians did in proxy mode (R-36): who, what, when; newest first",
+    tag="Inbox",
+    models=MODELS,
+    responses={200: "ProxyActivity"},
+    security="citizenSession",
+    problems=(400, 401, 404),
+    query=("cursor",),
+)
+def proxy_activity(cid: str) -> Response:
+    """A child's guardians see each other's acts in the child's name; the child sees them too (also after
+    the 13th birthday, when the guardians no longer may). Anyone else: 404."""
+    subject = callers.subject(bp.current_request, cid)
+    return ok(activity.page(subject.citizen_id, query_param(bp.current_request, "cursor")))
 
 
 def _attachment_infos(ids: list[str]) -> list[dict[str, Any]]:

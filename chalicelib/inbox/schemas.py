@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.cases.schemas import Message
+from chalicelib.cases.schemas import Author, Message
 from chalicelib.core.schemas import ApiModel
 
 
@@ -41,6 +41,7 @@ class CaseThread(ApiModel):
     status: str
     subject: str
     created_at: str
+    started_by: Author | None = Field(default=None, description="R-36: the child, or a guardian in proxy mode")
     messages: list[Message]
 
 
@@ -64,3 +65,23 @@ class InboxItemView(InboxItem):
     notice: NoticeDetails | None = None
     case: CaseThread | None = None
     attachments: list[AttachmentInfo] = Field(default_factory=list)
+
+
+class ProxyGuardian(ApiModel):
+    citizen_id: str
+    name: str | None = Field(default=None, description="As the population register had it at the time")
+
+
+class ProxyAct(ApiModel):
+    at: str
+    guardian: ProxyGuardian
+    what: Literal["case-started", "complaint-submitted", "message-sent", "settings-changed"]
+    case_id: str | None = None
+    fields: list[str] | None = Field(default=None, description="settings-changed: which settings (names only)")
+
+
+class ProxyActivity(ApiModel):
+    """What guardians did in proxy mode for the child (R-36), newest first."""
+
+    items: list[ProxyAct]
+    next_cursor: str | None = None

@@ -54,7 +54,6 @@ class DynamoSettingsRepository:
             action["ExpressionAttributeValues"] = dynamo.values(expected=expected_version)
         uow.add({"Put": action}, on_failed=VersionConflict)
 
-
     def clear_contacts(self, uow: UnitOfWork, citizen_id: str, *, at: str) -> None:
         uow.add(
             {

@@ -20,11 +20,14 @@ from chalicelib.core.clock import Clock, epoch_seconds, iso, system_clock
 from chalicelib.core.concurrency import VersionConflict, retrying
 from chalicelib.core.errors import Conflict, Forbidden, Problem
 from chalicelib.core.personal_number import lookup_key
+from chalicelib.guardians import activity
 from chalicelib.settings import repository, rules
 from chalicelib.settings.repository import SettingsRepository
 from chalicelib.settings.rules import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.accounts.models import Account
+    from chalicelib.core.unit_of_work import UnitOfWork
     from chalicelib.guardians.service import Subject
     from chalicelib.population.port import PopulationRegister
     from chalicelib.staff.identity import StaffPrincipal
@@ -60,6 +63,14 @@ def load(citizen_id: str, *, stores: SettingsStores = STORES) -> Settings:
 
 AuditFor = Callable[[list[str]], AuditEntry]
 Decide = Callable[[Settings], tuple[Settings, list[str]]]
+Also = Callable[["UnitOfWork", list[str], datetime], None]
+
+
+def _still_to_review(citizen_id: str, as_authenticated: list[Account | None], stores: SettingsStores) -> Account | None:
+    """The account if it still asks for new details: as authenticated on the first attempt, read again
+    after a lost race."""
+    account = as_authenticated.pop() if as_authenticated else stores.accounts.get(citizen_id)
+    return account if account is not None and account.must_review_settings else None
 
 
 def _commit(
@@ -70,21 +81,52 @@ def _commit(
     guard: idempotency.Guard | None = None,
     *,
     stores: SettingsStores,
+    also: Also | None = None,
+    reviewed: Account | None = None,
 ) -> tuple[Settings, list[str]]:
-    """Read, decide, write with a version check (and the audit entry, and the Idempotency-Key guard);
-    retried on a concurrent change. A rule broken by `decide` raises before anything is written."""
+    """Read, decide, write with a version check (and the audit entry, what `also` adds, and the
+    Idempotency-Key guard); retried on a concurrent change. A rule broken by `decide` raises before
+    anything is written. `reviewed`: the citizen's own account, whose `mustReviewSettings` (R-34) this
+    save ends — even a save that changes nothing, since the teen has looked at them."""
+
+    as_authenticated = [reviewed]  # the first attempt trusts the account as read with the session
 
     def attempt() -> tuple[Settings, list[str]]:
         current = stores.settings.get(citizen_id)
         new, changed = decide(current)
-        if new == current:
+        review = _still_to_review(citizen_id, as_authenticated, stores) if reviewed is not None else None
+        if new == current and review is None:
             return current, []
-        stamped = replace(new, updated_at=iso(clock()))
+        now = clock()
         uow = stores.new_uow()
-        idempotency.add_guard(uow, guard, {}, epoch_seconds(clock()))
-        stores.settings.save(uow, citizen_id, stamped, expected_version=current.version)
-        if audit_for is not None:
-            stores.audit.append(uow, audit_for(changed))
+        idempotency.add_guard(uow, guard, {}, epoch_seconds(now))
+        stamped = current
+        if new != current:
+            stamped = replace(new, updated_at=iso(now), version=current.version + 1)
+            stores.settings.save(uow, citizen_id, stamped, expected_version=current.version)
+            if audit_for is not None:
+                stores.audit.append(uow, audit_for(changed))
+            if also is not None:
+                also(uow, changed, now)
+        if review is not None:
+            # R-34: the teen's own save after the 13th birthday's reset ends the request for new details,
+            # in the same transaction as the settings (version-checked like every account change).
+            stores.accounts.update(
+                uow,
+                replace(review, must_review_settings=False, version=review.version + 1),
+                expected_version=review.version,
+            )
+            stores.audit.append(
+                uow,
+                AuditEntry(
+                    subject=citizen_subject(citizen_id),
+                    action="account.settings-reviewed",
+                    actor_kind="citizen",
+                    actor=citizen_id,
+                    at=now,
+                    details={"fields": changed},
+                ),
+            )
         try:
             uow.commit()
         except idempotency.LostRace:
@@ -93,7 +135,7 @@ def _commit(
             if dynamo.is_unavailable(conflict):
                 raise VersionConflict from conflict  # cancelled by a concurrent transaction: read again
             raise
-        return replace(stamped, version=current.version + 1), changed
+        return stamped, changed
 
     return retrying(
         attempt,
@@ -182,7 +224,20 @@ def change(
             details={"fields": changed, "proxy": subject.proxy},
         )
 
-    new, _ = _commit(subject.citizen_id, decide, entry, clock, guard, stores=stores)
+    def trace(uow: UnitOfWork, changed: list[str], at: datetime) -> None:
+        activity.record(uow, subject, "settings-changed", at, log=stores.audit, fields=changed)
+
+    new, _ = _commit(
+        subject.citizen_id,
+        decide,
+        entry,
+        clock,
+        guard,
+        stores=stores,
+        also=trace,
+        # R-34: only the teen's own save ends the request for new details, never a guardian's
+        reviewed=subject.account if not subject.proxy and subject.account.must_review_settings else None,
+    )
     return view(new, guardian_citizen_id=subject.actor_citizen_id if subject.proxy else None)
 
 

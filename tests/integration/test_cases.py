@@ -304,7 +304,7 @@ def test_guardian_starts_a_case_for_a_young_child_and_staff_see_it(api):
     status, created = start_case(api, guardian, cid=elsa["citizenId"])
     assert status == 201
     view = api.call("GET", f"/staff/cases/{created['caseId']}", token=staff_token(RECEIVER))[1]
-    assert view["startedBy"] == "guardian" and view["citizen"]["name"] == "Elsa Andersson"
+    assert view["startedBy"]["kind"] == "guardian" and view["citizen"]["name"] == "Elsa Andersson"
     assert (
         api.call("GET", f"/citizens/{elsa['citizenId']}/inbox", token=guardian)[1]["items"][0]["id"]
         == (created["caseId"])
