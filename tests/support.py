@@ -82,3 +82,15 @@ def wipe_main_table() -> None:
 
 def at(iso_instant: str) -> datetime:
     return datetime.fromisoformat(iso_instant.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def until(found: Any, seconds: float = 45) -> Any:
+    """`found()` once it is truthy (polled every half second), or its last value after `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := found():
+            return value
+        time.sleep(0.5)
+    return found()

@@ -52,17 +52,12 @@ def run_day(today: date, *, clock: Clock, stores: SettingsStores = STORES) -> Ru
     run = Run()
     for account in _due("SOON13", today, run, stores):
         run.told += tell(account, today, clock=clock, stores=stores)
-    for account in _due("TURNS13", today, run, stores):
-        if _reset(account, today, clock, stores):
-            run.reset += 1
-        else:
-            run.skipped += 1
-    return run
+    return reset_due(today, clock=clock, stores=stores, run=run)
 
 
-def reset_due(today: date, *, clock: Clock, stores: SettingsStores = STORES) -> Run:
+def reset_due(today: date, *, clock: Clock, stores: SettingsStores = STORES, run: Run | None = None) -> Run:
     """Resets every child whose 13th birthday is `today` or earlier and has not been reset."""
-    run = Run()
+    run = run or Run()
     for account in _due("TURNS13", today, run, stores):
         if _reset(account, today, clock, stores):
             run.reset += 1

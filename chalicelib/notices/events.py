@@ -32,33 +32,22 @@ SAFETY_S = 30.0  # a release worker stops taking new pages this long before its 
 def booking_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    from chalicelib.core.errors import Problem
-    from chalicelib.core.http import validate
+    from chalicelib.core import intake
     from chalicelib.notices import schemas, service
 
     rejected = 0
 
     def handle(record: Any) -> None:
-        import json
-
         nonlocal rejected
-        try:
-            try:
-                data = json.loads(record.body)
-            except (ValueError, RecursionError):
-                data = None
-            if not isinstance(data, dict):
-                raise _Rejected("invalid-json")
-            booking = validate(schemas.BookingEvent, data).to_booking()
-            service.receive(booking, clock=clock)
-        except Problem as problem:
-            if problem.status >= 500 or problem.code == "booking-busy":
-                raise  # unavailable, or the booking changed under us: try again
+        if not intake.apply(
+            record,
+            schemas.BookingEvent,
+            lambda body: service.receive(body.to_booking(), clock=clock),
+            what="booking event",
+            # Unavailable, or the booking changed under us: try again.
+            retry=lambda problem: problem.status >= 500 or problem.code == "booking-busy",
+        ):
             rejected += 1
-            logger.warning("booking event rejected", extra={"code": problem.code, "messageId": record.message_id})
-        except _Rejected as refusal:
-            rejected += 1
-            logger.warning("booking event rejected", extra={"code": str(refusal), "messageId": record.message_id})
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
@@ -66,10 +55,6 @@ def booking_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="BookingEventsRejected", unit="Count", value=rejected)
         metrics.flush_metrics()
     return dict(result)
-
-
-class _Rejected(Exception):
-    """A message that is not a booking event at all."""
 
 
 @bp.lambda_function(name="release_notices")

@@ -20,44 +20,23 @@ bp = Blueprint(__name__)
 clock: Clock = system_clock
 
 
-class _Rejected(Exception):
-    """A message that is not a population event at all."""
-
-
 @bp.lambda_function(name="population_events")
 def population_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    from chalicelib.core.errors import Problem
-    from chalicelib.core.http import validate
+    from chalicelib.core import intake
     from chalicelib.population.port import population_register
     from chalicelib.registry_events import schemas, service
 
     counts = {"received": 0, "rejected": 0}
 
-    def handle(record: Any) -> None:
-        import json
+    def use(body: schemas.PopulationEvent) -> None:
+        service.receive(body.kind, body.personnummer, actor=service.ACTOR, register=population_register(), clock=clock)
 
-        try:
-            try:
-                data = json.loads(record.body)
-            except (ValueError, RecursionError):
-                data = None
-            if not isinstance(data, dict):
-                raise _Rejected("invalid-json")
-            body = validate(schemas.PopulationEvent, data)
-            service.receive(
-                body.kind, body.personnummer, actor=service.ACTOR, register=population_register(), clock=clock
-            )
-            counts["received"] += 1
-        except Problem as problem:
-            if problem.status >= 500:
-                raise  # the register or the table unavailable: try again
-            counts["rejected"] += 1
-            logger.warning("population event rejected", extra={"code": problem.code, "messageId": record.message_id})
-        except _Rejected as refusal:
-            counts["rejected"] += 1
-            logger.warning("population event rejected", extra={"code": str(refusal), "messageId": record.message_id})
+    def handle(record: Any) -> None:
+        # The register or the table unavailable (5xx): try again.
+        applied = intake.apply(record, schemas.PopulationEvent, use, what="population event")
+        counts["received" if applied else "rejected"] += 1
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -10,38 +10,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
+from local.pump import schedule_event
 from tests.e2e.test_d_notifications import SMS_TEXT
 from tests.integration.case_helpers import CLINIC
-from tests.support import pnr
+from tests.support import at, pnr, until
 
 MOBILE = "+46701740698"  # PTS's range for fiction, used by this test only
 DAY = "2027-01-12"  # winter: 18:00 in Stockholm is 17:00 UTC
-
-
-def _until(found: Callable[[], Any], seconds: float = 45) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := found():
-            return value
-        time.sleep(0.5)
-    return found()
-
-
-def _schedule_event(instant: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": "000000000000",
-        "time": instant,
-        "region": "eu-north-1",
-        "resources": ["arn:aws:scheduler:eu-north-1:000000000000:schedule/default/release_notices"],
-        "detail": "{}",
-    }
 
 
 def test_a_booking_at_14_is_in_the_inbox_at_18_with_one_sms_and_changes_follow(http: Any) -> None:
@@ -96,13 +73,13 @@ def test_a_booking_at_14_is_in_the_inbox_at_18_with_one_sms_and_changes_follow(h
         assert book("cancelled", "16:00", "cancelled").status_code == 202  # at 17:00
 
         leo = at_local("17:59")
-        http.cli("invoke", "release_notices", event=_schedule_event(f"{DAY}T16:59:00Z"))
+        http.cli("invoke", "release_notices", event=schedule_event("release_notices", at(f"{DAY}T16:59:00Z")))
         time.sleep(3)
         assert notices(leo) == []
 
         leo = at_local("18:00")
-        http.cli("invoke", "release_notices", event=_schedule_event(f"{DAY}T17:00:00Z"))
-        released = _until(lambda: len(found := notices(leo)) >= 2 and found)
+        http.cli("invoke", "release_notices", event=schedule_event("release_notices", at(f"{DAY}T17:00:00Z")))
+        released = until(lambda: len(found := notices(leo)) >= 2 and found)
         assert released and len(released) == 2, released
         views = {i["id"]: http.call("GET", f"/citizens/me/inbox/{i['id']}", token=leo).json() for i in released}
         starts = sorted(v["notice"]["startsAt"] for v in views.values())
@@ -115,16 +92,16 @@ def test_a_booking_at_14_is_in_the_inbox_at_18_with_one_sms_and_changes_follow(h
         cancelled = http.call("GET", f"/integrations/bookings/PASiS/{ids['cancelled']}", token=machine).json()
         assert cancelled["state"] == "cancelled"
 
-        sms = _until(lambda: len(found := my_sms()) >= 2 and found)
+        sms = until(lambda: len(found := my_sms()) >= 2 and found)
         assert sms and [m["body"] for m in sms] == [SMS_TEXT, SMS_TEXT]  # one per notice, R-11's words
 
         leo = at_local("19:00")
         assert book("notice", "18:00", "cancelled").status_code == 202  # after release
-        told = _until(lambda: len(found := notices(leo)) >= 3 and found)
+        told = until(lambda: len(found := notices(leo)) >= 3 and found)
         assert told and len(told) == 3
         message = http.call("GET", f"/citizens/me/inbox/{told[0]['id']}", token=leo).json()
         assert message["subject"].startswith("Avbokad tid") and message["notice"]["change"] == "cancelled"
-        assert len(_until(lambda: len(found := my_sms()) >= 3 and found)) == 3
+        assert len(until(lambda: len(found := my_sms()) >= 3 and found)) == 3
         time.sleep(2)
         assert len(my_sms()) == 3  # nothing doubled
     finally:

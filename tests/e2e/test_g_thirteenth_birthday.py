@@ -7,28 +7,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
+from local.pump import schedule_event
 from tests.integration.case_helpers import CLINIC, HANDLER
-from tests.support import pnr
+from tests.support import at, pnr
 
 WILMA_MOBILE = "+46701740696"  # PTS's range for fiction, used by this test only
 JOHAN_MOBILE = "+46701740697"
-
-
-def _schedule_event(instant: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": "000000000000",
-        "time": instant,
-        "region": "eu-north-1",
-        "resources": ["arn:aws:scheduler:eu-north-1:000000000000:schedule/default/birthday_reset"],
-        "detail": "{}",
-    }
 
 
 def test_on_wilmas_13th_birthday_johan_stops_acting_for_her_and_she_takes_over(http: Any) -> None:
@@ -53,7 +39,9 @@ def test_on_wilmas_13th_birthday_johan_stops_acting_for_her_and_she_takes_over(h
         http.cli("clock", "set", "2026-11-23T00:06:00+01:00")
         # The pump's own 00:05 slot may have run on the moved clock already: then this run finds nothing
         # left (idempotent), and the effects below are the same.
-        ran = json.loads(http.cli("invoke", "birthday_reset", event=_schedule_event("2026-11-22T23:05:00Z")))
+        ran = json.loads(
+            http.cli("invoke", "birthday_reset", event=schedule_event("birthday_reset", at("2026-11-22T23:05:00Z")))
+        )
         assert ran["reset"] in (0, 1) and ran["skipped"] == 0, ran
 
         johan = http.token_for(pnr("Johan"))
@@ -64,10 +52,13 @@ def test_on_wilmas_13th_birthday_johan_stops_acting_for_her_and_she_takes_over(h
         # A token from the dev CLI: it is issued on the stack's moved clock, as the API checks it.
         handler = http.cli("staff-token", "--hsa-id", HANDLER, "--clinic", CLINIC, "--role", "case-handler").strip()
         answer = {"kind": "answer", "body": "I mars."}
+        # Before the birthday, the 30-day notice (late: Wilma's account is a day old) may have been sent to
+        # her settings' numbers by the pump's own 00:05 slot of the 22nd; nothing may follow the answer.
+        before = sms_to(JOHAN_MOBILE, WILMA_MOBILE)
         answered = http.call("POST", f"/staff/cases/{case_id}/messages", answer, token=handler)
         assert answered.status_code == 201, answered.text
         time.sleep(5)  # the pump's stream and queue would have sent by now
-        assert sms_to(JOHAN_MOBILE, WILMA_MOBILE) == []  # her settings and his contact under her are gone
+        assert sms_to(JOHAN_MOBILE, WILMA_MOBILE) == before  # her settings and his contact under her are gone
 
         wilma_token = http.token_for(pnr("Wilma"))
         own = http.call("GET", "/me", token=wilma_token).json()

@@ -11,6 +11,7 @@ import pytest
 from infra.definitions import AUDIT_TABLE, MAIN_TABLE, POPULATION_EVENTS_QUEUE, resource_name
 from infra.functions import FUNCTIONS, QueueMessages
 
+from .test_notice_infra import _data_key, _depth_alarms, _queue_id
 from .test_stack import (
     STAGE,
     _allowed_dynamodb,
@@ -25,24 +26,6 @@ from .test_stack import (
 pytestmark = pytest.mark.infrastructure
 
 NAME = "population_events"
-
-
-def _queue_id(t: dict[str, Any], name: str) -> str:
-    (found,) = [k for k, q in resources(t, "AWS::SQS::Queue").items() if q["Properties"]["QueueName"] == name]
-    return found
-
-
-def _data_key(t: dict[str, Any]) -> str:
-    return next(k for k in resources(t, "AWS::KMS::Key") if k.startswith("DataDataKey"))
-
-
-def _depth_alarms(t: dict[str, Any], queue_id: str) -> list[dict[str, Any]]:
-    return [
-        a["Properties"]
-        for a in resources(t, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}} in a["Properties"]["Dimensions"]
-    ]
 
 
 def test_the_registry_declares_the_consumer_of_the_population_events_queue() -> None:
