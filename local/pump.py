@@ -582,7 +582,7 @@ def main() -> None:
         # A queue's mapping runs up to MaximumConcurrency invocations at once; a stream shard one.
         for n in range(concurrency(poller)):
             name = f"{poller_name(poller)}#{n}"
-            threading.Thread(target=keep_polling, args=(poller, stats), name=name, daemon=True).start()
+            threading.Thread(target=keep_polling, args=(poller, stats, n), name=name, daemon=True).start()
     while True:
         try:
             scheduler.tick()
@@ -593,11 +593,16 @@ def main() -> None:
 
 
 POLL_INTERVAL_S = 0.25  # Lambda polls a stream shard four times a second
+# A queue's extra pollers (beyond its first) wait this long after an empty receive. Lambda too scales a
+# queue's pollers up with its backlog rather than running MaximumConcurrency of them on an idle queue;
+# here 16 + 10 + 5 idle threads polling four times a second kept moto busy enough to slow the whole stack.
+IDLE_EXTRA_POLLER_S = 5.0
 
 
-def keep_polling(poller: StreamPoller | QueuePoller | BucketPoller, stats: Stats) -> None:
+def keep_polling(poller: StreamPoller | QueuePoller | BucketPoller, stats: Stats, index: int = 0) -> None:
     """Polls again at once after a full batch (a backlog drains at the function's pace), else after
-    POLL_INTERVAL_S. A failing consumer does not stop: Lambda would retry it, and the others go on."""
+    POLL_INTERVAL_S (IDLE_EXTRA_POLLER_S for a queue's extra pollers when they found nothing). A failing
+    consumer does not stop: Lambda would retry it, and the others go on."""
     name = poller_name(poller)
     full = getattr(poller.consumer, "batch_size", None) or 1
     while True:
@@ -609,7 +614,9 @@ def keep_polling(poller: StreamPoller | QueuePoller | BucketPoller, stats: Stats
             log("error", consumer=name, error=type(error).__name__)
             time.sleep(1)
         stats.add(name, handled, time.monotonic() - started)
-        if handled < full:
+        if handled == 0 and index > 0:
+            time.sleep(IDLE_EXTRA_POLLER_S)
+        elif handled < full:
             time.sleep(POLL_INTERVAL_S)
 
 
