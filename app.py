@@ -23,6 +23,8 @@ from chalicelib.notifications.events import bp as notification_functions
 from chalicelib.registry_events.events import bp as population_functions
 from chalicelib.registry_events.routes import bp as population_routes
 from chalicelib.settings.routes import bp as settings_routes
+from chalicelib.web_booking.events import bp as web_booking_functions
+from chalicelib.web_booking.routes import bp as web_booking_routes
 
 app = Chalice(app_name="e-services")
 app.register_middleware(lambda_context, "all")
@@ -40,6 +42,7 @@ for blueprint in (
     settings_routes,
     contact_routes,
     notice_routes,
+    web_booking_routes,
     population_routes,
     admin_functions,
     attachment_functions,
@@ -48,5 +51,6 @@ for blueprint in (
     notice_functions,
     birthday_functions,
     population_functions,
+    web_booking_functions,
 ):
     app.register_blueprint(blueprint)

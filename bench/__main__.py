@@ -137,7 +137,7 @@ def main() -> None:
     from local.services import UNLIMITED_LOGIN_STARTS, Ports, Stack, free_port, start_backing_services
     from tests.support import fresh_settings, pnr
 
-    ports = Ports(api=free_port(), bankid=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
     # The bench logs the same few people in RUNS times: the login-start rate limits would refuse them.
     stack = Stack(ports=ports, data_dir=None, log_dir=ROOT / ".local" / "bench-logs", extra_env=UNLIMITED_LOGIN_STARTS)
     try:

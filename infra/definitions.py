@@ -75,7 +75,8 @@ MAIN_TABLE = Table(
         Index("gsi4", "gsi4pk", "gsi4sk"),
         # sparse: appointment notices by due time, sharded: RELEASE#<shard> while a digital notice
         # waits for its release (release_due_notices), then FOLLOWUP#<shard> until its unread follow-up
-        # has run (report_unread_notices); sort key <due UTC ISO>#<noticeId>
+        # has run (report_unread_notices); sort key <due UTC ISO>#<noticeId>. Also read by birthday_reset
+        # (the 13th birthdays) and reconcile_bookings (web booking operations left in between, issue 11).
         Index("gsi5", "gsi5pk", "gsi5sk"),
     ),
 )
@@ -174,7 +175,8 @@ class Schedule:
             hours = f"{self.from_hour}-23" if self.from_hour < 23 else "23"
             return f"cron(0/{self.every_minutes} {hours} * * ? *)"
         if self.every_minutes:
-            return f"rate({self.every_minutes} minutes)"
+            # EventBridge wants the unit singular for 1 ("rate(1 minutes)" is refused) and plural above.
+            return f"rate({self.every_minutes} minute{'s' if self.every_minutes > 1 else ''})"
         return f"cron({self.minute} {self.hour} * * ? *)"
 
     @property

@@ -39,9 +39,11 @@ from infra.definitions import (
     Table,
 )
 
-# Env var names of the two secrets; Function.secrets names secrets by these.
+# Env var names of the secrets; Function.secrets names secrets by these.
 HMAC_ARN_VAR = "PNR_HMAC_SECRET_ARN"
 BANKID_CERT_ARN_VAR = "BANKID_CERT_SECRET_ARN"
+# The booking systems' endpoints and API keys (issue 11), {"PASiS": {"url", "apiKey"}, "PMO": {...}}.
+BOOKING_SYSTEMS_ARN_VAR = "BOOKING_SYSTEMS_SECRET_ARN"
 
 # --- DynamoDB action sets. There is no Scan anywhere, on purpose (DESIGN.md: reads are by key). ---
 # IAM has no TransactWriteItems/TransactGetItems actions: a transaction is authorised per item with
@@ -276,14 +278,18 @@ FUNCTIONS: dict[str, Function] = registry(
             # Idempotency-Key guards live in the main table (core/idempotency), not Powertools' table.
             AUDIT_TABLE.logical_id: ("dynamodb:PutItem", "dynamodb:Query"),
         },
-        secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR),
+        # Web booking (issue 11) calls PASiS/PMO from the request: their URLs and API keys.
+        secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR),
         objects=(
             # Presigned POST uploads (signed with this role) land under pending/ only; presigned
             # GETs reach checked files only.
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject",), prefix="pending/"),
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:GetObject",), prefix="files/"),
         ),
-        # .chalice/config.json says the same; the DynamoDB client's worst case (core/dynamo.py) fits inside.
+        # .chalice/config.json says the same; the DynamoDB client's worst case (core/dynamo.py) fits inside,
+        # and so does a booking-system call (web_booking adapters: connect 2 s, read 5 s, one retry, at most
+        # 10 s in all). Both worst cases in one request do not: it times out, and reconcile_bookings finishes
+        # the operation it left in between.
         timeout_s=15,
     ),
     # Attachments (R-23, R-24): judges an upload under pending/, moves it to files/ (copy: read the
@@ -458,6 +464,32 @@ FUNCTIONS: dict[str, Function] = registry(
             AUDIT_TABLE.logical_id: ("dynamodb:PutItem",),
         },
         secrets=(HMAC_ARN_VAR,),
+    ),
+    # Web booking (issue 11; chalicelib/web_booking/events.py): every minute, the booking operations a request
+    # left in between (the booking system failed or timed out mid-call; found through gsi5) are looked up in
+    # PASiS/PMO by their reference and confirmed or dropped. GetItem: the operation and what it changes;
+    # Put/Update/Delete/ConditionCheckItem: one transaction each (the booking's inbox item, the operation's
+    # outbox marker), with, for a booking a guardian made for a child, the proxy trace on the audit table (R-36,
+    # guardians.activity.record_act: PutItem only). The HMAC key turns the personnummer into its lookup key; the
+    # booking-systems secret holds PASiS/PMO's URLs and API keys. 60 s: a run makes several booking-system calls
+    # of up to 10 s each.
+    Function(
+        "reconcile_bookings",
+        Every(minutes=1),
+        tables={
+            MAIN_TABLE.logical_id: (
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ),
+            AUDIT_TABLE.logical_id: ("dynamodb:PutItem",),
+        },
+        query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},  # the operations in between, by due time
+        secrets=(HMAC_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR),
+        timeout_s=60,
     ),
     # The support desk's actions (docs/runbooks/), invoked from the console.
     _admin("admin_lock_account"),

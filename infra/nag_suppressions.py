@@ -56,8 +56,9 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         "HIPAA.Security-LambdaInsideVPC",
-        "The functions call only AWS service endpoints (IAM-authorised, TLS) and BankID/the population register "
-        "over HTTPS (BankID with a client certificate); no resource lives in a VPC, one would add only a NAT",
+        "The functions call only AWS service endpoints (IAM-authorised, TLS) and BankID/the population register/"
+        "the booking systems over HTTPS (BankID with a client certificate, PASiS/PMO with an API key); no resource "
+        "lives in a VPC, one would add only a NAT",
         (LAMBDA,),
     ),
     Suppression(
@@ -141,6 +142,20 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "no rotation function can obtain a new one",
         ("AWS::SecretsManager::Secret",),
         resources=r"BankidCertSecret",
+    ),
+    Suppression(
+        "AwsSolutions-SMG4",
+        "The booking systems' API keys are issued by PASiS/PMO and replaced by operators (README); no rotation "
+        "function can obtain a new one",
+        ("AWS::SecretsManager::Secret",),
+        resources=r"BookingSystemsSecret",
+    ),
+    Suppression(
+        "HIPAA.Security-SecretsManagerRotationEnabled",
+        "The booking systems' API keys are issued by PASiS/PMO and replaced by operators (README); no rotation "
+        "function can obtain a new one",
+        ("AWS::SecretsManager::Secret",),
+        resources=r"BookingSystemsSecret",
     ),
     Suppression(
         "HIPAA.Security-S3BucketVersioningEnabled",

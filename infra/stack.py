@@ -13,7 +13,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.definitions import BUCKETS, BUSES, QUEUES, TABLES
-from infra.functions import BANKID_CERT_ARN_VAR, FUNCTIONS, HMAC_ARN_VAR, Registry
+from infra.functions import FUNCTIONS, Registry
 from infra.nag import AcknowledgeSuppressed
 from infra.parts import Namespace, logical_id
 from infra.parts.api import (
@@ -91,8 +91,9 @@ class EServicesStack(cdk.Stack):
                 **{q.env_var: data.queues[q.logical_id].queue_url for q in QUEUES},
                 **{b.env_var: data.bucket_names[b.logical_id] for b in BUCKETS},
                 **{b.env_var: data.buses[b.logical_id].event_bus_name for b in BUSES},
-                HMAC_ARN_VAR: data.pnr_hmac_secret.secret_arn,
-                BANKID_CERT_ARN_VAR: data.bankid_cert_secret.secret_arn,
+                # Every secret's ARN (HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR); only the
+                # functions naming a secret in the registry may read it (their roles).
+                **{env_var: secret.secret_arn for env_var, secret in data.secrets.items()},
                 "BANKID_API_URL": bankid_api_url,
                 "POPULATION_REGISTER_URL": population_register_url,
                 "SESSION_TTL_SECONDS": "3600",
@@ -126,6 +127,7 @@ class EServicesStack(cdk.Stack):
         for t in TABLES:
             cdk.CfnOutput(self, f"{t.logical_id}Name", value=data.tables[t.logical_id].table_name)
         cdk.CfnOutput(self, "BankidCertSecretArn", value=data.bankid_cert_secret.secret_arn)
+        cdk.CfnOutput(self, "BookingSystemsSecretArn", value=data.booking_systems_secret.secret_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=data.alarm_topic.topic_arn)
         for name in functions:
             if name.startswith("admin_"):

@@ -193,7 +193,8 @@ def reset_population(env: dict[str, str]) -> Path:
 
 
 def seed(env: dict[str, str]) -> dict[str, int]:
-    """Clinics, case types, patient boards and staff from testdata/clinics.json; the stack's population
+    """Clinics, case types, patient boards and staff from testdata/clinics.json, web booking from
+    testdata/web-booking.json; the stack's population
     register (read by the local register adapter) as a fresh copy of testdata/population.json."""
     data = json.loads((ROOT / "testdata" / "clinics.json").read_text(encoding="utf-8"))
     # Through the capabilities' own writers, so keys and search index are as the app writes them.
@@ -201,6 +202,8 @@ def seed(env: dict[str, str]) -> dict[str, int]:
     from chalicelib.staff import repository as staff
 
     clinics.seed(data)
+    # R-45a: web booking at one PASiS and one PMO clinic (the simulator holds their schedules)
+    clinics.seed_web_booking(json.loads((ROOT / "testdata" / "web-booking.json").read_text(encoding="utf-8")))
     for member in data["staff"]:
         staff.put(
             {"hsaId": member["hsaId"], "name": member["name"], "title": member["title"], "roles": member["roles"]}

@@ -1,13 +1,14 @@
 """Start and stop the local stack's processes: DynamoDB Local, the moto server, the BankID simulator,
-the API (local/api_server.py, Chalice's local server) and the event pump. Used by `make run`
-(local/run.py, which also restarts what dies), by `make load`/`make faults` and by the test fixtures,
-on loopback only, each stopped by its own PID.
+the booking-system simulator (PASiS and PMO), the API (local/api_server.py, Chalice's local server) and
+the event pump. Used by `make run` (local/run.py, which also restarts what dies), by `make load`/`make
+faults` and by the test fixtures, on loopback only, each stopped by its own PID.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import random
 import shutil
@@ -38,13 +39,15 @@ class Ports:
     bankid: int = 8081
     dynamodb: int = 8000
     moto: int = 5000
+    booking: int = 8082
 
 
 def ports_from_env() -> Ports:
-    """The ports `make run` uses: defaults, or API_PORT / BANKID_PORT / DYNAMODB_PORT / MOTO_PORT."""
+    """The ports `make run` uses: defaults, or API_PORT / BANKID_PORT / DYNAMODB_PORT / MOTO_PORT / BOOKING_PORT."""
     return Ports(
         api=int(os.environ.get("API_PORT", "8080")),
         bankid=int(os.environ.get("BANKID_PORT", "8081")),
+        booking=int(os.environ.get("BOOKING_PORT", "8082")),
         dynamodb=int(os.environ.get("DYNAMODB_PORT", "8000")),
         moto=int(os.environ.get("MOTO_PORT", "5000")),
     )
@@ -103,6 +106,14 @@ def stack_environment(ports: Ports) -> dict[str, str]:
         "NOTIFICATION_SEND_RATE_PER_S": "1000",
         "API_URL": f"http://{HOST}:{ports.api}",
         "BANKID_SIMULATOR_URL": f"http://{HOST}:{ports.bankid}",
+        # PASiS and PMO are both the booking-system simulator (local/booking_simulator.py), under two prefixes.
+        "BOOKING_SYSTEMS": json.dumps(
+            {
+                "PASiS": {"url": f"http://{HOST}:{ports.booking}/pasis/", "apiKey": "local-pasis-key"},
+                "PMO": {"url": f"http://{HOST}:{ports.booking}/pmo/", "apiKey": "local-pmo-key"},
+            }
+        ),
+        "BOOKING_SIMULATOR_URL": f"http://{HOST}:{ports.booking}",
         "STAFF_JWT_KEY_PATH": str(LOCAL_DIR / "staff-jwt-key.pem"),
         # `python -m local clock set`: one file per stack (by its API port), read by the API and functions.
         "LOCAL_CLOCK_FILE": str(clock_file(ports)),
@@ -305,6 +316,31 @@ def start_bankid(stack: Stack) -> None:
     )
 
 
+def start_booking(stack: Stack) -> None:
+    """PASiS and PMO: the booking-system simulator, on the stack's clock, with the seeded facilities."""
+    ensure_port_free(stack.ports.booking, "the booking-system simulator")
+    args = [
+        sys.executable,
+        "-m",
+        "local.booking_simulator",
+        "--port",
+        str(stack.ports.booking),
+        "--clock-file",
+        str(clock_file(stack.ports)),
+        "--seed",
+        str(ROOT / "testdata" / "web-booking.json"),
+    ]
+    # Its api keys come from the stack's BOOKING_SYSTEMS, so both ends agree.
+    process = spawn("booking", args, stack.log_dir, env={"BOOKING_SYSTEMS": stack.environment()["BOOKING_SYSTEMS"]})
+    stack.processes["booking"] = process
+    wait_for(
+        lambda: http_ok(f"http://{HOST}:{stack.ports.booking}/sim/health"),
+        "booking-system simulator",
+        process=process,
+        cancelled=stack.stop_requested,
+    )
+
+
 def start_api(stack: Stack) -> None:
     """The app behind Chalice's local server (local/api_server.py), stage "local", no reloader."""
     ensure_port_free(stack.ports.api, "the API")
@@ -347,13 +383,15 @@ def bootstrap_resources(stack: Stack, seed: bool = True) -> None:
 
 
 def start_backing_services(stack: Stack) -> None:
-    """DynamoDB Local, moto and the BankID simulator, then tables, queues and buckets, then seed data."""
+    """DynamoDB Local, moto, the BankID and booking-system simulators, then tables, queues and buckets,
+    then seed data."""
     if stack.data_dir is None and stack.state_dir is not None:
         shutil.rmtree(stack.state_dir, ignore_errors=True)  # positions in a database that no longer exists
     clock_file(stack.ports).unlink(missing_ok=True)  # a new stack starts on real time
     start_dynamodb(stack)
     start_moto(stack)
     start_bankid(stack)
+    start_booking(stack)
     bootstrap_resources(stack)
 
 
@@ -372,6 +410,7 @@ STARTERS = {
     "dynamodb": start_dynamodb,
     "moto": start_moto,
     "bankid": start_bankid,
+    "booking": start_booking,
     "api": start_api,
     "pump": start_pump,
 }

@@ -1,7 +1,9 @@
 """Clinics, their case types and the clinic search index.
 
 CLINIC#<hsa-id> / CLINIC               name, region
-CLINIC#<hsa-id> / CASETYPE#<id>        name, attachmentsAllowed, active (R-22)
+CLINIC#<hsa-id> / CASETYPE#<id>        name, attachmentsAllowed, active (R-22); webBooking, termsText (R-45a)
+WEBBOOKING / <hsa-id>                  a clinic with web booking active: its booking system and kinds (R-45a);
+                                       one Query lists every such clinic (the citizen's booked times)
 CLINICWORD#<first 3 letters> / <word>#<hsa-id>   one per word of the name: prefix search by Query
 PATIENTBOARD#<region> / PATIENTBOARD   the region's patient board (R-27)
 """
@@ -10,10 +12,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import dynamo
 from chalicelib.core.config import settings
+
+if TYPE_CHECKING:
+    from chalicelib.core.unit_of_work import UnitOfWork
 
 _WORD = re.compile(r"[0-9a-zåäöéü]+")
 
@@ -74,7 +79,7 @@ def all_clinic_ids() -> list[str]:
 
 
 def case_type_item(clinic_id: str, case_type: dict[str, Any]) -> dict[str, Any]:
-    return {
+    item = {
         "pk": f"CLINIC#{clinic_id}",
         "sk": f"CASETYPE#{case_type['id']}",
         "type": "case-type",
@@ -83,6 +88,53 @@ def case_type_item(clinic_id: str, case_type: dict[str, Any]) -> dict[str, Any]:
         "attachmentsAllowed": bool(case_type["attachmentsAllowed"]),
         "active": bool(case_type.get("active", True)),
     }
+    if case_type.get("webBooking"):
+        item["webBooking"] = dict(case_type["webBooking"])
+        item["termsText"] = case_type.get("termsText")
+    return item
+
+
+WEB_BOOKING_PK = "WEBBOOKING"
+
+
+def web_booking_item(clinic_id: str, name: str, system: str, kinds: list[str]) -> dict[str, Any]:
+    return {
+        "pk": WEB_BOOKING_PK,
+        "sk": clinic_id,
+        "type": "web-booking",
+        "name": name,
+        "system": system,
+        "kinds": sorted(kinds),
+    }
+
+
+def put_case_type_with_index(
+    uow: UnitOfWork, clinic_id: str, case_type: dict[str, Any], web_booking: tuple[str, str, list[str]] | None
+) -> None:
+    """The case type and the clinic's web-booking index entry, in one transaction (R-45a)."""
+    table = settings().main_table
+    uow.add({"Put": {"TableName": table, "Item": dynamo.to_item(case_type_item(clinic_id, case_type))}})
+    if web_booking is None:
+        uow.add({"Delete": {"TableName": table, "Key": dynamo.key(WEB_BOOKING_PK, clinic_id)}})
+    else:
+        item = web_booking_item(clinic_id, *web_booking)
+        uow.add({"Put": {"TableName": table, "Item": dynamo.to_item(item)}})
+
+
+def web_booking_clinics() -> list[dict[str, Any]]:
+    """Every clinic with web booking active (R-45a): one Query (paged past 1 MB)."""
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": settings().main_table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": dynamo.values(pk=WEB_BOOKING_PK),
+    }
+    while True:
+        response = dynamo.client().query(**request)
+        found.extend(dynamo.from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def put_items(items: list[dict[str, Any]]) -> None:
@@ -118,10 +170,6 @@ def search(word: str, limit: int) -> list[dict[str, Any]]:
         Limit=limit,
     )
     return [dynamo.from_item(i) for i in response.get("Items", [])]
-
-
-def put_case_type(clinic_id: str, case_type: dict[str, Any]) -> None:
-    dynamo.client().put_item(TableName=settings().main_table, Item=dynamo.to_item(case_type_item(clinic_id, case_type)))
 
 
 def patient_board(region: str) -> dict[str, Any] | None:

@@ -23,16 +23,25 @@ MODELS = "chalicelib.clinics.schemas"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
+def _case_type_out(t: service.CaseType) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": t.id,
+        "name": t.name,
+        "attachmentsAllowed": t.attachments_allowed,
+        "active": t.active,
+    }
+    if t.web_booking:
+        out["webBooking"] = {"system": t.web_booking.system, "kind": t.web_booking.kind}
+        out["termsText"] = t.terms_text
+    return out
+
+
 def _clinic_out(clinic: service.Clinic, include_inactive: bool = False) -> dict[str, object]:
     return {
         "clinicId": clinic.clinic_id,
         "name": clinic.name,
         "region": clinic.region,
-        "caseTypes": [
-            {"id": t.id, "name": t.name, "attachmentsAllowed": t.attachments_allowed, "active": t.active}
-            for t in clinic.case_types
-            if t.active or include_inactive
-        ],
+        "caseTypes": [_case_type_out(t) for t in clinic.case_types if t.active or include_inactive],
     }
 
 
@@ -84,7 +93,7 @@ def get_clinic(clinicId: str) -> Response:
     request="CaseTypeIn",
     responses={200: "CaseTypeOut"},
     security="staffJwt",
-    problems=(401, 403, 404),
+    problems=(401, 403, 404, 422),
 )
 def put_case_type(clinicId: str, caseTypeId: str) -> Response:
     from chalicelib.clinics import schemas as models
@@ -98,7 +107,7 @@ def put_case_type(clinicId: str, caseTypeId: str) -> Response:
         name=body.name,
         attachments_allowed=body.attachments_allowed,
         active=body.active,
+        web_booking=service.WebBooking(body.web_booking.system, body.web_booking.kind) if body.web_booking else None,
+        terms_text=body.terms_text,
     )
-    return ok(
-        {"id": saved.id, "name": saved.name, "attachmentsAllowed": saved.attachments_allowed, "active": saved.active}
-    )
+    return ok(_case_type_out(saved))

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chalicelib.clinics import repository
 from chalicelib.core.errors import InvalidInput, NotFound
+from chalicelib.core.unit_of_work import UnitOfWork
+
+BookingSystem = Literal["PASiS", "PMO"]
+WebBookingKind = Literal["book-direct", "manage-bookings"]
 
 MIN_QUERY = 2
 MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class WebBooking:
+    """A case type that activates web booking at its clinic (R-45a): the PASiS pair "Boka tid direkt" /
+    "Bokade tider, av- och omboka direkt", the PMO pair "Boka tid online" / "Av- omboka bokad tid online"."""
+
+    system: BookingSystem
+    kind: WebBookingKind
 
 
 @dataclass(frozen=True)
@@ -18,6 +31,8 @@ class CaseType:
     name: str
     attachments_allowed: bool
     active: bool
+    web_booking: WebBooking | None = None
+    terms_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,9 +46,24 @@ class Clinic:
     def case_type(self, case_type_id: str) -> CaseType | None:
         return next((t for t in self.case_types if t.id == case_type_id), None)
 
+    def web_booking(self) -> tuple[BookingSystem, frozenset[WebBookingKind]] | None:
+        """The clinic's booking system and the web-booking kinds active now, or None (nothing online)."""
+        active = [t.web_booking for t in self.case_types if t.active and t.web_booking]
+        if not active:
+            return None
+        return active[0].system, frozenset(w.kind for w in active)
+
 
 def _case_type(raw: dict[str, Any]) -> CaseType:
-    return CaseType(raw["id"], raw["name"], bool(raw["attachmentsAllowed"]), bool(raw.get("active", True)))
+    web = raw.get("webBooking")
+    return CaseType(
+        raw["id"],
+        raw["name"],
+        bool(raw["attachmentsAllowed"]),
+        bool(raw.get("active", True)),
+        WebBooking(web["system"], web["kind"]) if web else None,
+        raw.get("termsText"),
+    )
 
 
 def get(clinic_id: str) -> Clinic:
@@ -57,13 +87,66 @@ def search(query: str, limit: int = 20) -> list[dict[str, str]]:
 
 
 def configure_case_type(
-    clinic_id: str, case_type_id: str, *, name: str, attachments_allowed: bool, active: bool
+    clinic_id: str,
+    case_type_id: str,
+    *,
+    name: str,
+    attachments_allowed: bool,
+    active: bool,
+    web_booking: WebBooking | None = None,
+    terms_text: str | None = None,
 ) -> CaseType:
-    get(clinic_id)  # 404 for an unknown clinic
-    repository.put_case_type(
-        clinic_id, {"id": case_type_id, "name": name, "attachmentsAllowed": attachments_allowed, "active": active}
-    )
-    return CaseType(case_type_id, name, attachments_allowed, active)
+    """Saves a case type; a web-booking one (R-45a) needs its terms text, and a clinic books in one
+    booking system only. The clinic's web-booking index entry follows in the same transaction."""
+    clinic = get(clinic_id)  # 404 for an unknown clinic
+    if web_booking is not None and not (terms_text or "").strip():
+        raise InvalidInput("Webbtidbok kräver en villkorstext.", code="terms-text-required")
+    saved = CaseType(case_type_id, name, attachments_allowed, active, web_booking, terms_text if web_booking else None)
+    others = tuple(t for t in clinic.case_types if t.id != case_type_id)
+    after = Clinic(clinic.clinic_id, clinic.name, clinic.region, (*others, saved))
+    systems = {t.web_booking.system for t in after.case_types if t.active and t.web_booking}
+    if len(systems) > 1:
+        raise InvalidInput(
+            "Mottagningen har redan webbtidbok i ett annat tidbokningssystem.", code="booking-system-mismatch"
+        )
+    uow = UnitOfWork()
+    repository.put_case_type_with_index(uow, clinic_id, _raw(saved), _index(after))
+    uow.commit()
+    return saved
+
+
+def _raw(case_type: CaseType) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": case_type.id,
+        "name": case_type.name,
+        "attachmentsAllowed": case_type.attachments_allowed,
+        "active": case_type.active,
+    }
+    if case_type.web_booking:
+        raw["webBooking"] = {"system": case_type.web_booking.system, "kind": case_type.web_booking.kind}
+        raw["termsText"] = case_type.terms_text
+    return raw
+
+
+def _index(clinic: Clinic) -> tuple[str, str, list[str]] | None:
+    web = clinic.web_booking()
+    return (clinic.name, web[0], sorted(web[1])) if web else None
+
+
+@dataclass(frozen=True)
+class WebBookingClinic:
+    clinic_id: str
+    name: str
+    system: BookingSystem
+    kinds: frozenset[WebBookingKind]
+
+
+def web_booking_clinics() -> list[WebBookingClinic]:
+    """Every clinic with web booking active: its booking system and active kinds (one Query)."""
+    return [
+        WebBookingClinic(i["sk"], i["name"], i["system"], frozenset(i["kinds"]))
+        for i in repository.web_booking_clinics()
+    ]
 
 
 def patient_board(region: str) -> Clinic:
@@ -81,6 +164,21 @@ def seed(data: dict[str, Any]) -> None:
         items.extend(repository.case_type_item(clinic["hsaId"], t) for t in clinic["caseTypes"])
     items.extend(repository.patient_board_item(b) for b in data["patientBoards"])
     repository.put_items(items)
+
+
+def seed_web_booking(data: dict[str, Any]) -> None:
+    """Activates web booking as in testdata/web-booking.json: the case types and the clinic's index entry."""
+    for clinic in data["clinics"]:
+        for case_type in clinic["caseTypes"]:
+            configure_case_type(
+                clinic["clinicId"],
+                case_type["id"],
+                name=case_type["name"],
+                attachments_allowed=False,
+                active=True,
+                web_booking=WebBooking(clinic["system"], case_type["kind"]),
+                terms_text=case_type["termsText"],
+            )
 
 
 def all_ids() -> list[str]:

@@ -48,6 +48,10 @@ class Settings:
     # Appointment notices: the release queue (a URL, or locally its name) and the bookings bus's name.
     notice_release_queue: str | None = None
     bookings_bus: str | None = None
+    # Web booking: the booking systems' endpoints and credentials, `{"PASiS": {"url", "apiKey"}, "PMO": ...}`;
+    # locally a JSON value, in AWS the ARN of a Secrets Manager secret holding it.
+    booking_systems: str | None = None
+    booking_systems_secret_arn: str | None = None
 
 
 def _required(name: str) -> str:
@@ -93,6 +97,8 @@ def settings() -> Settings:
         attachments_bucket=os.environ.get("ATTACHMENTS_BUCKET") or None,
         notice_release_queue=os.environ.get("NOTICE_RELEASE_QUEUE") or None,
         bookings_bus=os.environ.get("BOOKINGS_BUS") or None,
+        booking_systems=os.environ.get("BOOKING_SYSTEMS") or None,
+        booking_systems_secret_arn=os.environ.get("BOOKING_SYSTEMS_SECRET_ARN") or None,
     )
 
 

@@ -175,6 +175,8 @@ _TAGS = {
     "Staff": "Clinic staff answer, assign and close cases (staff JWT from the region's IdP)",
     "Contact details": "Care systems read a citizen's contact details (machine JWT)",
     "Bookings": "Booking systems send booking events; their notices reach the inbox after 18:00 (machine JWT)",
+    "Web booking": "Booked times, bookable times, booking, cancelling and rebooking in the clinic's booking "
+    "system, and open invitations (R-44, R-45, R-45a)",
     "Population register": "Changes in the population register: custody, protected identity, death (machine JWT)",
 }
 _AUTHENTICATION = {
@@ -199,6 +201,9 @@ _PARAMETERS = {
     "status": "Which cases: `open` (default), `closed` or `overdue`",
     "system": "The booking system: `PASiS` or `PMO`",
     "bookingId": "The booking's id in that booking system",
+    "invitationId": "The open invitation's id: its inbox item's id",
+    "from": "First day (YYYY-MM-DD, Swedish time); default today",
+    "to": "Last day (YYYY-MM-DD, Swedish time); default 13 days after `from`; at most 31 days in all",
 }
 
 

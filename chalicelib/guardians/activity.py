@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from chalicelib.core.unit_of_work import UnitOfWork
     from chalicelib.guardians.service import Subject
 
-ProxyAct = Literal["case-started", "complaint-submitted", "message-sent", "settings-changed"]
+ProxyAct = Literal[
+    "case-started",
+    "complaint-submitted",
+    "message-sent",
+    "settings-changed",
+    "booking-made",
+    "booking-cancelled",
+    "booking-rebooked",
+]
 ACTION_PREFIX = "proxy."
 PAGE_SIZE = 20
 
@@ -39,16 +47,40 @@ def record(
     """The act's trace, in the act's unit of work; nothing when the citizen acts for themselves."""
     if not subject.proxy:
         return
-    details: dict[str, Any] = {"guardianName": subject.actor_name, "caseId": case_id, "fields": fields}
+    record_act(
+        uow,
+        child_id=subject.citizen_id,
+        guardian_id=subject.actor_citizen_id,
+        guardian_name=subject.actor_name,
+        what=what,
+        at=at,
+        log=log,
+        details={"caseId": case_id, "fields": fields},
+    )
+
+
+def record_act(
+    uow: UnitOfWork,
+    *,
+    child_id: str,
+    guardian_id: str,
+    guardian_name: str | None,
+    what: ProxyAct,
+    at: datetime,
+    log: AuditLog,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """As `record`, for an act finished later than its request (a booking the reconciler confirmed)."""
+    kept = {"guardianName": guardian_name, **(details or {})}
     log.append(
         uow,
         AuditEntry(
-            subject=proxy_subject(subject.citizen_id),
+            subject=proxy_subject(child_id),
             action=ACTION_PREFIX + what,
             actor_kind="citizen",
-            actor=subject.actor_citizen_id,
+            actor=guardian_id,
             at=at,
-            details={k: v for k, v in details.items() if v is not None},
+            details={k: v for k, v in kept.items() if v is not None},
         ),
     )
 

@@ -12,7 +12,7 @@ from chalicelib.core.schemas import ApiModel
 
 class InboxItem(ApiModel):
     id: str
-    kind: Literal["case", "message", "notice", "booking"]
+    kind: Literal["case", "message", "notice", "booking", "invitation"]
     subject: str
     from_: str = Field(alias="from")
     created_at: str
@@ -75,7 +75,15 @@ class ProxyGuardian(ApiModel):
 class ProxyAct(ApiModel):
     at: str
     guardian: ProxyGuardian
-    what: Literal["case-started", "complaint-submitted", "message-sent", "settings-changed"]
+    what: Literal[
+        "case-started",
+        "complaint-submitted",
+        "message-sent",
+        "settings-changed",
+        "booking-made",
+        "booking-cancelled",
+        "booking-rebooked",
+    ]
     case_id: str | None = None
     fields: list[str] | None = Field(default=None, description="settings-changed: which settings (names only)")
 

@@ -3,6 +3,7 @@ secrets and the alarm topic, plus the helpers other parts use on them (failure q
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,13 +24,14 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.definitions import BUCKETS, BUSES, QUEUES, TABLES, Bucket, Bus, Queue, Table, resource_name
-from infra.functions import BANKID_CERT_ARN_VAR, HMAC_ARN_VAR
+from infra.functions import BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR, HMAC_ARN_VAR
 
 APP_NAME = "e-services"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 METRICS_NAMESPACE = "EServices"  # POWERTOOLS_METRICS_NAMESPACE: the app's metrics and their alarms
 FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # SQS's maximum: time for an operator to redrive
 ACCESS_LOG_RETENTION_DAYS = 90  # S3 server access logs, as long as LOG_RETENTION keeps the function logs
+BOOKING_SYSTEMS = ("PASiS", "PMO")  # web booking's booking systems: the secret's keys, one error alarm each
 
 
 def api_access_log_group_name(stage: str) -> str:
@@ -172,9 +174,24 @@ class DataResources(Construct):
             },
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        # Web booking (issue 11): PASiS's and PMO's endpoints and API keys, filled by operators (README) like
+        # the BankID certificate. Empty placeholders of the shape the app reads, never a value.
+        self.booking_systems_secret = secretsmanager.Secret(
+            self,
+            "BookingSystemsSecret",
+            secret_name=f"{APP_NAME}/{stage}/booking-systems",
+            description='Booking systems for web booking: {"PASiS": {"url": base URL, "apiKey": key}, '
+            '"PMO": {"url": ..., "apiKey": ...}}; filled by operators, read by api_handler and reconcile_bookings',
+            encryption_key=self.data_key,
+            secret_string_value=cdk.SecretValue.unsafe_plain_text(
+                json.dumps({system: {"url": "", "apiKey": ""} for system in BOOKING_SYSTEMS})
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
         self.secrets: dict[str, secretsmanager.Secret] = {
             HMAC_ARN_VAR: self.pnr_hmac_secret,
             BANKID_CERT_ARN_VAR: self.bankid_cert_secret,
+            BOOKING_SYSTEMS_ARN_VAR: self.booking_systems_secret,
         }
 
     # -- builders -------------------------------------------------------------------------------
@@ -396,16 +413,25 @@ class DataResources(Construct):
 
     # -- alarms ---------------------------------------------------------------------------------
 
-    def alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
-        """An alarm that fires on any occurrence (>= 1 in 5 minutes) and notifies the alarm topic."""
+    def alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        *,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        """An alarm that notifies the alarm topic when the metric reaches `threshold` in each of
+        `evaluation_periods` periods (by default: any occurrence in one period)."""
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             alarm_name=f"{APP_NAME}-{self.stage}-{construct_id}",
             alarm_description=description,
             metric=metric,
-            threshold=1,
-            evaluation_periods=1,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

@@ -3,13 +3,15 @@ dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.parts import Namespace
 from infra.parts.api import ApiEdge
-from infra.parts.data import APP_NAME, METRICS_NAMESPACE, DataResources
+from infra.parts.data import APP_NAME, BOOKING_SYSTEMS, METRICS_NAMESPACE, DataResources
 from infra.parts.functions import Functions
 
 # The app's notification metrics, by what became of a notification (chalicelib/notifications/events.py).
@@ -22,6 +24,12 @@ NOTIFICATION_STATUS_METRICS = (
     "ArrivalsReconciled",  # the sweeper completed an arrival that had none
 )
 DASHBOARD_PERIOD = cdk.Duration.minutes(5)
+# Web booking (issue 11): failed calls to one booking system (transport errors, 5xx, timeouts; metric
+# BookingSystemError, dimension System) in 5 minutes before its alarm fires. A few are expected (a retry
+# covers them); this many means the system or the way to it is down.
+BOOKING_SYSTEM_ERRORS_ALARM = 5
+# Bookings left in between (BookingReconcileBacklog, a gauge per reconcile_bookings run) for this long.
+BOOKING_BACKLOG_ALARM_PERIODS = 3  # of 5 minutes: 15 minutes
 
 # Metrics the notification sweeper publishes (issue 7, defect 8) -> alarm description.
 SWEEPER_ALARMS: dict[str, str] = {
@@ -32,12 +40,15 @@ SWEEPER_ALARMS: dict[str, str] = {
 }
 
 
-def app_metric(metric_name: str, *, period: cdk.Duration, statistic: str = "Sum") -> cloudwatch.Metric:
-    """One of the app's metrics; Powertools adds the service dimension to every metric it publishes."""
+def app_metric(
+    metric_name: str, *, period: cdk.Duration, statistic: str = "Sum", dimensions: Mapping[str, str] | None = None
+) -> cloudwatch.Metric:
+    """One of the app's metrics; Powertools adds the service dimension to every metric it publishes, next to
+    the metric's own `dimensions` (an alarm matches the full set only)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=metric_name,
-        dimensions_map={"service": APP_NAME},
+        dimensions_map={"service": APP_NAME, **(dimensions or {})},
         statistic=statistic,
         period=period,
     )
@@ -45,7 +56,8 @@ def app_metric(metric_name: str, *, period: cdk.Duration, statistic: str = "Sum"
 
 class Monitoring(Namespace):
     """Alarms on the app's metrics and the operator's dashboard `e-services-<stage>`: the API, notifications
-    by status, queue depths and dead letters, overdue cases, and the functions' errors and throttles."""
+    by status, queue depths and dead letters, overdue cases, web booking, and the functions' errors and
+    throttles."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, data: DataResources, functions: Functions, api: ApiEdge
@@ -62,7 +74,28 @@ class Monitoring(Namespace):
         # it finds means a step failed or a process died mid-way: look before it becomes a pattern.
         for metric_name, description in SWEEPER_ALARMS.items():
             data.alarm(metric_name, app_metric(metric_name, period=cdk.Duration.minutes(15)), description)
+        self._web_booking_alarms(data)
         self.dashboard = self._dashboard(data, functions, api)
+
+    @staticmethod
+    def _web_booking_alarms(data: DataResources) -> None:
+        """Issue 11: one alarm per booking system on its failed calls, and one on bookings left in between."""
+        for system in BOOKING_SYSTEMS:
+            data.alarm(
+                f"BookingSystemErrors{system}",
+                app_metric("BookingSystemError", period=cdk.Duration.minutes(5), dimensions={"System": system}),
+                f"Calls to {system} failed (transport errors, 5xx, timeouts) {BOOKING_SYSTEM_ERRORS_ALARM} or more "
+                f"times in 5 minutes: web booking at its clinics is failing. Check {system}'s status, its URL and "
+                "API key in the booking-systems secret, and api_handler's logs.",
+                threshold=BOOKING_SYSTEM_ERRORS_ALARM,
+            )
+        data.alarm(
+            "BookingReconcileBacklog",
+            app_metric("BookingReconcileBacklog", period=cdk.Duration.minutes(5), statistic="Maximum"),
+            "Bookings stayed in between (a booking-system call neither confirmed nor dropped) for 15 minutes: "
+            "reconcile_bookings cannot settle them. Check its logs and errors and the BookingSystemErrors alarms.",
+            evaluation_periods=BOOKING_BACKLOG_ALARM_PERIODS,
+        )
 
     def _dashboard(self, data: DataResources, functions: Functions, api: ApiEdge) -> cloudwatch.Dashboard:
         period = DASHBOARD_PERIOD
@@ -142,6 +175,22 @@ class Monitoring(Namespace):
                         queue_id,
                     )
                     for queue_id, queue in sorted(dead_letters.items())
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Booking systems: failed calls",
+                [
+                    labelled(app_metric("BookingSystemError", period=period, dimensions={"System": system}), system)
+                    for system in BOOKING_SYSTEMS
+                ],
+            ),
+            graph(
+                "Web bookings reconciled and left in between",
+                [
+                    labelled(app_metric("BookingsReconciled", period=period), "reconciled"),
+                    labelled(app_metric("BookingReconcileBacklog", period=period, statistic="Maximum"), "in between"),
                 ],
             ),
         )

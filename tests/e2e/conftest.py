@@ -64,6 +64,7 @@ class Http:
             **self.env,
             "API_PORT": str(self.stack.ports.api),
             "BANKID_PORT": str(self.stack.ports.bankid),
+            "BOOKING_PORT": str(self.stack.ports.booking),
             "DYNAMODB_PORT": str(self.stack.ports.dynamodb),
             "MOTO_PORT": str(self.stack.ports.moto),
         }
