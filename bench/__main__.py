@@ -9,6 +9,10 @@ Against DynamoDB Local and the BankID simulator on loopback, with the app in-pro
   DynamoDB calls.
 - release_items_read_per_notice, release_per_s, notice_drain_s_at_100_per_s: the 18:00 burst of
   appointment notices (bench/notices.py).
+- birthday_reset_items_read_per_reset: the 13th birthday's reset (bench/birthdays.py).
+- booking_p50_ms / booking_p95_ms, booking_system_calls_per_booking, booking_dynamodb_requests_per_booking,
+  booking_list_p50_ms: web booking against an in-process booking-system simulator, less the time inside
+  the booking-system calls (bench/web_booking.py).
 """
 
 from __future__ import annotations
@@ -148,6 +152,9 @@ def main() -> None:
         # The app's own logs and metrics would drown the JSON; they still run (production-like cost).
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             results = measure(env, pnr)
+            booking = measure_web_booking(pnr)
+            results["notes"].update(booking.pop("notes"))
+            results.update(booking)
             # Last, so that its 10 000 notices and their notifications do not weigh on the figures above.
             burst = measure_notice_burst(pnr)
             results["notes"].update(burst.pop("notes"))
@@ -221,6 +228,18 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
     measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
     notify_per_s = measure_notifications(meter, pnr("Sara"), requests)
     return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s}
+
+
+def measure_web_booking(pnr: Any) -> dict[str, Any]:
+    """Web booking (bench/web_booking.py), with its notes; before the notice burst, whose 10 000 notices
+    would weigh on it."""
+    from app import app
+    from bench import web_booking
+    from bench.events import api_event
+
+    figures = web_booking.measure(app, api_event, pnr)
+    figures["notes"] = web_booking.NOTES
+    return figures
 
 
 def measure_notice_burst(pnr: Any) -> dict[str, Any]:

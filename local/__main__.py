@@ -7,6 +7,8 @@ functions                          the function registry (infra/functions.py): t
 clock set ISO-INSTANT | reset | show   the local stack's clock (API and functions), e.g. 2026-12-01T17:59:00+01:00
 population set PERSONNUMMER --protected-identity true|false   change the stack's population register and
                                    send the population event (the pump feeds it to population_events)
+population add-synthetic COUNT    add COUNT adults (Skatteverket's test personnummer) to the stack's
+                                   register and print their personnummer, one a line
 outbox                             SMS and e-mails sent, as JSON lines
 seed                               (re)load the test data
 """
@@ -22,6 +24,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from local.paths import ROOT
 from local.services import clock_file, ports_from_env, stack_environment
 
 
@@ -130,6 +133,89 @@ def population(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+# Skatteverket's list of test personnummer (never a real person's): the project's copy, else shared/'s.
+TEST_PERSONNUMMER_FILES = (
+    ROOT / "testdata" / "skatteverket-testpersonnummer.txt",
+    ROOT.parent / "shared" / "testdata" / "skatteverket-testpersonnummer.txt",
+)
+MAX_SYNTHETIC = 1000
+SYNTHETIC_BORN = (1940, 2000)  # adults, never near an age limit
+SYNTHETIC_NAMES = (
+    "Astrid", "Bertil", "Cecilia", "David", "Ebba", "Fredrik", "Greta", "Henrik", "Ingrid", "Jonas",
+    "Klara", "Lennart", "Maja", "Olof", "Petra", "Rune", "Stina", "Tore", "Ulla", "Viktor",
+)  # fmt: skip
+
+
+def synthetic_candidates(lines: list[str]) -> list[str]:
+    """Every usable number of the list in one fixed pseudo-random order: valid, not a coordination
+    number, born in SYNTHETIC_BORN. Fixed, so two calls of 5 add the same persons as one call of 10."""
+    import random
+
+    from chalicelib.core.personal_number import parse
+
+    usable: list[str] = []
+    for line in lines:
+        value = line.strip()
+        try:
+            parsed = parse(value)
+        except ValueError:
+            continue
+        if not parsed.coordination and SYNTHETIC_BORN[0] <= parsed.birth_date.year <= SYNTHETIC_BORN[1]:
+            usable.append(value)
+    usable = sorted(set(usable))
+    random.Random("population add-synthetic").shuffle(usable)
+    return usable
+
+
+def synthetic_person(personnummer: str, index: int) -> dict[str, Any]:
+    """A person as testdata/population.json has them: an adult with an address, no children."""
+    return {
+        "personnummer": personnummer,
+        "givenName": SYNTHETIC_NAMES[index % len(SYNTHETIC_NAMES)],
+        "surname": "Syntetisk",
+        "address": {"street": f"Provgatan {index + 1}", "postalCode": "123 45", "city": "Teststad"},
+        "guardians": [],
+        "protectedIdentity": None,
+        "deceased": False,
+        "note": "synthetic adult (python -m local population add-synthetic)",
+    }
+
+
+def add_synthetic(args: argparse.Namespace) -> None:
+    """Appends `count` adults to the running stack's register (its copy under .local/, as `population
+    set` changes it) and prints their personnummer: more distinct citizens than testdata has (e.g. many
+    concurrent bookers). The API sees them at its next lookup; no population event (nothing changed
+    for anyone the app knows)."""
+    import fcntl
+    from pathlib import Path
+
+    from local import bootstrap
+
+    if not 1 <= args.count <= MAX_SYNTHETIC:
+        sys.exit(f"COUNT must be 1-{MAX_SYNTHETIC}")
+    source = next((f for f in TEST_PERSONNUMMER_FILES if f.exists()), None)
+    if source is None:
+        sys.exit(f"Skatteverket's test personnummer list is missing (looked for {TEST_PERSONNUMMER_FILES[0]})")
+    env = _env()
+    path = Path(env["POPULATION_SEED_PATH"])
+    if path.resolve() == bootstrap.POPULATION_SOURCE.resolve():
+        sys.exit("the stack reads testdata/population.json itself: refusing to change the repository's file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(".lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # with `population set` and other calls: one after the other
+        if not path.exists():  # a stack started before the register had its own copy
+            bootstrap.reset_population(env)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        present = {p["personnummer"] for p in data["persons"]}
+        fresh = [n for n in synthetic_candidates(source.read_text(encoding="utf-8").splitlines()) if n not in present]
+        if len(fresh) < args.count:
+            sys.exit(f"only {len(fresh)} more synthetic adults are possible")
+        added = fresh[: args.count]
+        data["persons"].extend(synthetic_person(n, len(data["persons"]) + i) for i, n in enumerate(added))
+        bootstrap.write_population(path, data)
+    print("\n".join(added))
 
 
 def _send_population_event(env: dict[str, str], kind: str, personnummer: str) -> str:
@@ -254,10 +340,14 @@ def main(argv: list[str] | None = None) -> None:
     moved.add_argument("instant", nargs="?")
     moved.set_defaults(run=clock)
     register = commands.add_parser("population", help="change the local population register")
-    register.add_argument("action", choices=("set",))
-    register.add_argument("personnummer")
-    register.add_argument("--protected-identity", required=True, choices=("true", "false"))
-    register.set_defaults(run=population)
+    changes = register.add_subparsers(dest="action", required=True)
+    protect = changes.add_parser("set", help="lift or put back a person's protected identity")
+    protect.add_argument("personnummer")
+    protect.add_argument("--protected-identity", required=True, choices=("true", "false"))
+    protect.set_defaults(run=population)
+    synthetic = changes.add_parser("add-synthetic", help="add adults to the register and print their personnummer")
+    synthetic.add_argument("count", type=int, help=f"how many (1-{MAX_SYNTHETIC})")
+    synthetic.set_defaults(run=add_synthetic)
     commands.add_parser("outbox", help="SMS and e-mails sent").set_defaults(run=outbox)
     commands.add_parser("seed", help="reload test data").set_defaults(run=seed)
     args = parser.parse_args(argv)

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from chalicelib.cases import service as cases
     from chalicelib.guardians import activity
     from chalicelib.inbox import service
+    from chalicelib.web_booking import invitations
 else:
+    invitations = lazy_module("chalicelib.web_booking.invitations")
     activity = lazy_module("chalicelib.guardians.activity")
     cases = lazy_module("chalicelib.cases.service")
     service = lazy_module("chalicelib.inbox.service")
@@ -65,8 +67,11 @@ def inbox_item(cid: str, itemId: str) -> Response:
         **service.summary(item),
         "body": item.get("body"),
         "notice": item.get("notice"),
+        "booking": item.get("booking"),
         "attachments": [],
     }
+    if item.get("kind") == "invitation":  # its state now: open, used or expired
+        view["invitation"] = invitations.view(subject.citizen_id, itemId, clock=system_clock)
     if item.get("caseId"):
         thread = cases.citizen_view(subject, item["caseId"], clock=system_clock)
         view["case"] = thread

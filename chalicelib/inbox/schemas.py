@@ -60,9 +60,42 @@ class NoticeDetails(ApiModel):
     )
 
 
+class BookingActivity(ApiModel):
+    """A booking the citizen made, moved or cancelled online (R-45)."""
+
+    system: Literal["PASiS", "PMO"]
+    booking_id: str
+    clinic_id: str
+    clinic_name: str
+    starts_at: str
+    ends_at: str
+    time_type_name: str
+    change: Literal["booked", "rebooked", "cancelled"]
+
+
+class OfferedSlot(ApiModel):
+    slot_id: str
+    starts_at: str
+    ends_at: str
+
+
+class InvitationDetails(ApiModel):
+    """An open invitation (R-44): book one of `slots` with `POST /citizens/{cid}/invitations/{id}/book`."""
+
+    system: Literal["PASiS", "PMO"]
+    clinic_id: str
+    clinic_name: str
+    slots: list[OfferedSlot]
+    expires_at: str
+    state: Literal["open", "used", "expired"]
+    booking_id: str | None = None
+
+
 class InboxItemView(InboxItem):
     body: str | None = None
     notice: NoticeDetails | None = None
+    booking: BookingActivity | None = None
+    invitation: InvitationDetails | None = None
     case: CaseThread | None = None
     attachments: list[AttachmentInfo] = Field(default_factory=list)
 

@@ -515,3 +515,137 @@ def test_an_invitation_for_someone_without_an_account_goes_on_paper(api, world):
     offer = invite(world, "Hugo")
     answer = receive_invitation(world, offer, "Hugo")
     assert answer == {"invitationId": None, "digital": False, "paperNotice": True, "paperReason": "no-account"}
+
+
+# ---------------------------------------------------------------- over the routes, against the stack's simulator
+
+
+def stack_sim(api: Any, path: str, body: dict[str, Any]) -> Any:
+    import requests
+
+    response = requests.post(api.stack.environment()["BOOKING_SIMULATOR_URL"] + path, json=body, timeout=5)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+@pytest.fixture
+def stack_simulator(api: Any) -> Iterator[None]:
+    import requests
+
+    from chalicelib.core import process
+
+    base = api.stack.environment()["BOOKING_SIMULATOR_URL"]
+    requests.post(base + "/sim/reset", json={}, timeout=5)
+    process.reset()  # adapters and breakers of an earlier test's environment
+    yield
+    requests.delete(base + "/sim/faults", timeout=5)
+
+
+def test_a_guardian_books_for_a_young_child_and_the_other_guardian_sees_it(api, stack_simulator):
+    anna = api.token_for(pnr("Anna"))
+    status, me, _ = api.call("GET", "/me", token=anna)
+    elsa = next(c["citizenId"] for c in me["actingFor"] if c["name"].startswith("Elsa"))
+    status, found, _ = api.call("GET", f"/clinics/{PASIS_CLINIC}/slots?caseTypeId=boka-tid-direkt", token=anna)
+    assert status == 200 and found["items"], found
+    slot = found["items"][0]["slotId"]
+    request = {"clinicId": PASIS_CLINIC, "caseTypeId": "boka-tid-direkt", "slotId": slot}
+    status, made, _ = api.call(
+        "POST", f"/citizens/{elsa}/bookings", request, token=anna, headers={"Idempotency-Key": "e1"}
+    )
+    assert status == 201, made
+    held_by_elsa = stack_sim(api, "/sim/bookings/search", {"subjectOfCare": pnr("Elsa")})["bookings"]
+    assert [b["bookingId"] for b in held_by_elsa] == [made["bookingId"]]
+    assert stack_sim(api, "/sim/bookings/search", {"subjectOfCare": pnr("Anna")})["bookings"] == []
+    status, listed, _ = api.call("GET", f"/citizens/{elsa}/bookings", token=anna)
+    assert [b["bookingId"] for b in listed["items"]] == [made["bookingId"]]
+    assert listed["items"][0]["bookedBy"] == "citizen" and listed["items"][0]["canCancel"]
+    erik = api.token_for(pnr("Erik"))  # the other guardian
+    status, activity, _ = api.call("GET", f"/citizens/{elsa}/proxy-activity", token=erik)
+    assert [a["what"] for a in activity["items"]] == ["booking-made"]
+    assert activity["items"][0]["guardian"]["name"].startswith("Anna")
+    status, page, _ = api.call("GET", f"/citizens/{elsa}/inbox", token=erik)
+    booking = next(i for i in page["items"] if i["kind"] == "booking")
+    status, item, _ = api.call("GET", f"/citizens/{elsa}/inbox/{booking['id']}", token=erik)
+    assert item["booking"]["bookingId"] == made["bookingId"] and item["booking"]["change"] == "booked"
+
+
+def test_the_invitation_in_the_inbox_shows_its_slots_and_state(api, stack_simulator):
+    lars = api.token_for(pnr("Lars"))
+    offer = stack_sim(
+        api,
+        "/sim/invitations",
+        {"system": "PASiS", "healthcareFacility": PASIS_CLINIC, "subjectOfCare": pnr("Lars"), "slotCount": 3},
+    )
+    from local.clients import machine_token
+
+    machine = machine_token("pasis-test", ["bookings:write"])
+    body = {
+        "system": "PASiS",
+        "invitationId": offer["invitationId"],
+        "personnummer": pnr("Lars"),
+        "clinicId": PASIS_CLINIC,
+        "slots": offer["slots"],
+        "expiresAt": offer["expiresAt"],
+        "notice": {"subject": "Öppen kallelse", "body": "Välj en tid."},
+    }
+    status, answer, _ = api.call("POST", "/integrations/invitations", body, token=machine)
+    assert status == 202 and answer["digital"], answer
+    assert api.call("POST", "/integrations/invitations", body, token=machine)[1] == answer
+    status, item, _ = api.call("GET", f"/citizens/me/inbox/{answer['invitationId']}", token=lars)
+    assert item["kind"] == "invitation" and item["invitation"]["state"] == "open"
+    assert [s["slotId"] for s in item["invitation"]["slots"]] == [s["slotId"] for s in offer["slots"]]
+    path = f"/citizens/me/invitations/{answer['invitationId']}/book"
+    status, made, _ = api.call("POST", path, {"slotId": offer["slots"][2]["slotId"]}, token=lars)
+    assert status == 201, made
+    status, again, _ = api.call("POST", path, {"slotId": offer["slots"][0]["slotId"]}, token=lars)
+    assert status == 409 and again["code"] == "invitation-used"
+    status, item, _ = api.call("GET", f"/citizens/me/inbox/{answer['invitationId']}", token=lars)
+    assert item["invitation"]["state"] == "used" and item["invitation"]["bookingId"] == made["bookingId"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (f"/clinics/{PASIS_CLINIC}/slots?caseTypeId=boka-tid-direkt&from=２０２７-01-01", None, 422, "invalid-date"),
+        (
+            f"/clinics/{PASIS_CLINIC}/slots?caseTypeId=boka-tid-direkt&from=2027-01-01&to=2027-03-01",
+            None,
+            422,
+            "invalid-date-range",
+        ),
+        (f"/clinics/{PASIS_CLINIC}/slots", None, 422, "case-type-required"),
+        ("/clinics/NOPE/slots?caseTypeId=boka-tid-direkt", None, 404, "clinic-not-found"),
+        (
+            "/citizens/me/bookings",
+            {"clinicId": PASIS_CLINIC, "caseTypeId": "boka-tid-direkt", "slotId": "x" * 200},
+            422,
+            None,
+        ),
+        (
+            "/citizens/me/bookings",
+            {"clinicId": PASIS_CLINIC, "caseTypeId": "fraga-sjukskoterskan", "slotId": "T-1"},
+            422,
+            "web-booking-not-offered",
+        ),
+        ("/citizens/me/bookings/NOPE/cancel", {}, 404, "booking-not-found"),
+        ("/citizens/me/invitations/NOPE/book", {"slotId": "T-1"}, 404, "invitation-not-found"),
+    ],
+)
+def test_bad_booking_requests_are_clear_4xx(api, stack_simulator, case):
+    path, body, status, code = case
+    lars = api.token_for(pnr("Lars"))
+    method = "GET" if body is None else "POST"
+    got, problem, headers = api.call(method, path, body, token=lars)
+    assert got == status, problem
+    assert headers["content-type"].startswith("application/problem+json")
+    if code:
+        assert problem["code"] == code
+
+
+def test_a_booking_system_that_is_down_answers_503_with_retry_after(api, stack_simulator):
+    lars = api.token_for(pnr("Lars"))
+    stack_sim(api, "/sim/faults", {"operation": "*", "mode": "error", "count": -1})
+    status, problem, headers = api.call("GET", f"/clinics/{PMO_CLINIC}/slots?caseTypeId=boka-tid-online", token=lars)
+    assert status == 503 and problem["code"] == "booking-system-unavailable" and headers["retry-after"]
+    status, listed, _ = api.call("GET", "/citizens/me/bookings", token=lars)
+    assert status == 200 and sorted(listed["unavailableSystems"]) == ["PASiS", "PMO"]
