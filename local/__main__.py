@@ -135,11 +135,8 @@ def population(args: argparse.Namespace) -> None:
     )
 
 
-# Skatteverket's list of test personnummer (never a real person's): the project's copy, else shared/'s.
-TEST_PERSONNUMMER_FILES = (
-    ROOT / "testdata" / "skatteverket-testpersonnummer.txt",
-    ROOT.parent / "shared" / "testdata" / "skatteverket-testpersonnummer.txt",
-)
+# Skatteverket's list of test personnummer (never a real person's), copied into the project.
+TEST_PERSONNUMMER_FILES = (ROOT / "testdata" / "skatteverket-testpersonnummer.txt",)
 MAX_SYNTHETIC = 1000
 SYNTHETIC_BORN = (1940, 2000)  # adults, never near an age limit
 SYNTHETIC_NAMES = (

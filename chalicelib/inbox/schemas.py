@@ -73,7 +73,7 @@ class BookingActivity(ApiModel):
     change: Literal["booked", "rebooked", "cancelled"]
 
 
-class OfferedSlot(ApiModel):
+class InvitationSlot(ApiModel):
     slot_id: str
     starts_at: str
     ends_at: str
@@ -85,7 +85,7 @@ class InvitationDetails(ApiModel):
     system: Literal["PASiS", "PMO"]
     clinic_id: str
     clinic_name: str
-    slots: list[OfferedSlot]
+    slots: list[InvitationSlot]
     expires_at: str
     state: Literal["open", "used", "expired"]
     booking_id: str | None = None
