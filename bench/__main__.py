@@ -23,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,14 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 class DynamoMeter:
-    """Counts DynamoDB calls and the wall time spent inside them (botocore before/after-call hooks)."""
+    """Counts DynamoDB calls and the wall time spent inside them (botocore before/after-call hooks).
+    Read in the sequential measurements; the hooks stay on the client for the threaded ones after (the
+    notice burst), hence a start time per thread: a shared one was cleared by another thread mid-use."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.seconds = 0.0
-        self._started: float | None = None
+        self._started = threading.local()
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-call.dynamodb", self._before)
@@ -71,12 +74,13 @@ class DynamoMeter:
 
     def _before(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
-        self._started = time.perf_counter()
+        self._started.at = time.perf_counter()
 
     def _after(self, **_: Any) -> None:
-        if self._started is not None:
-            self.seconds += time.perf_counter() - self._started
-            self._started = None
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            self.seconds += time.perf_counter() - started
+            self._started.at = None
 
     def reset(self) -> None:
         self.calls, self.seconds = [], 0.0
@@ -141,7 +145,14 @@ def main() -> None:
     from local.services import UNLIMITED_LOGIN_STARTS, Ports, Stack, free_port, start_backing_services
     from tests.support import fresh_settings, pnr
 
-    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(
+        api=free_port(),
+        bankid=free_port(),
+        booking=free_port(),
+        freja=free_port(),
+        dynamodb=free_port(),
+        moto=free_port(),
+    )
     # The bench logs the same few people in RUNS times: the login-start rate limits would refuse them.
     stack = Stack(ports=ports, data_dir=None, log_dir=ROOT / ".local" / "bench-logs", extra_env=UNLIMITED_LOGIN_STARTS)
     try:

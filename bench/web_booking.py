@@ -305,8 +305,8 @@ def _figures(booked: dict[str, Any], listed: dict[str, Any], citizens: int, stat
                 "p95": _ms(percentile(booked["total"], 95)),
             },
             # the backend's own time split: inside its DynamoDB calls, and the rest (Python)
-            "book_dynamodb_s_p50": _ms(statistics.median(booked["dynamodb_s"])),
-            "list_dynamodb_s_p50": _ms(statistics.median(listed["dynamodb_s"])),
+            "book_dynamodb_ms_p50": _ms(statistics.median(booked["dynamodb_s"])),
+            "list_dynamodb_ms_p50": _ms(statistics.median(listed["dynamodb_s"])),
             "system_calls_of_a_booking": booked["ops"],
             # the order of the first booking's calls is not kept; by operation, over every booking
             "dynamodb_calls_per_booking": {

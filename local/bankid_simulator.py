@@ -1,31 +1,48 @@
 """A BankID Relying Party API v6.0 simulator for the local stack and tests.
 
-Speaks the same HTTP API as BankID (`/rp/v6.0/auth|collect|cancel`), over plain HTTP on loopback.
+Speaks the same HTTP API as BankID (`/rp/v6.0/auth|sign|collect|cancel`), over plain HTTP on loopback.
 An order that carries `requirement.personalNumber` completes on its second collect (the first says
 `pending`/`outstandingTransaction`). Any order can be completed or failed through the simulator's own
 endpoints, e.g. for the QR flow where the app does not know the personnummer up front:
 
-  POST /sim/orders/{orderRef}/complete  {"personalNumber": "..."}
-  POST /sim/orders/{orderRef}/fail      {"hintCode": "userCancel"}
-  GET  /sim/health
+  POST   /sim/orders/{orderRef}/complete  {"personalNumber": "...", "risk"?: "low|moderate|high",
+                                           "bankIdIssueDate"?: "YYYY-MM-DD"}
+  POST   /sim/orders/{orderRef}/fail      {"hintCode": "userCancel"}
+  GET    /sim/orders/{orderRef}           {"kind": "auth|sign", "status", "returnRisk"}
+  POST   /sim/defaults  {"personalNumber"?, "risk"?, "bankIdIssueDate"?}   what completed orders get when
+                        not told otherwise: for that person, else for everyone (a person's beat everyone's)
+  DELETE /sim/defaults  (or POST /sim/reset-defaults)  back to risk "low", issue date 2020-01-01
+  GET    /sim/health
 
-Only test personnummer are ever sent here.
+`completionData.risk` is only there when the order asked for it with `"returnRisk": true`, as in BankID.
+Only test personnummer are ever sent here; request bodies are never logged.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeGuard
 
 ORDER_LIFETIME_S = 180  # BankID fails an unanswered order with expiredTransaction after three minutes
 COLLECTS_BEFORE_COMPLETE = 1
+RISKS = ("low", "moderate", "high")
+DEFAULT_RISK = "low"
+DEFAULT_ISSUE_DATE = "2020-01-01"
+USER_VISIBLE_DATA_MAX = 40_000  # characters of base64, as BankID
+USER_NON_VISIBLE_DATA_MAX = 200_000
+FAKE_UHI = "OZvYM9VvyiAmG7NA5jU5zRGcK2wBX4Ea"  # BankID's unique hardware id: stable per device
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -33,28 +50,92 @@ class Order:
     order_ref: str
     end_user_ip: str
     personal_number: str | None
+    kind: str = "auth"
+    return_risk: bool = False
     created: float = field(default_factory=time.time)
     collects: int = 0
     status: str = "pending"
     hint_code: str = "outstandingTransaction"
     completed_by: str | None = None
+    risk: str = DEFAULT_RISK
+    bank_id_issue_date: str = DEFAULT_ISSUE_DATE
+
+
+def _invalid(details: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"errorCode": "invalidParameters", "details": details}
+
+
+def _is_pnr(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) == 12 and value.isdigit()
+
+
+def _is_base64(value: Any, max_length: int) -> bool:
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length:
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _completion_settings(body: dict[str, Any]) -> tuple[dict[str, str] | None, str | None]:
+    """`risk` and `bankIdIssueDate` from a control body: (the values given, None) or (None, the problem)."""
+    given: dict[str, str] = {}
+    if body.get("risk") is not None:
+        if body["risk"] not in RISKS:
+            return None, "risk must be low, moderate or high"
+        given["risk"] = body["risk"]
+    if body.get("bankIdIssueDate") is not None:
+        if not _is_iso_date(body["bankIdIssueDate"]):
+            return None, "bankIdIssueDate must be a date, YYYY-MM-DD"
+        given["bankIdIssueDate"] = body["bankIdIssueDate"]
+    return given, None
 
 
 class Simulator:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.lock = threading.Lock()
+        self.defaults: dict[str, str] = {}  # for everyone
+        self.person_defaults: dict[str, dict[str, str]] = {}  # by personnummer
 
     def auth(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._start("auth", body)
+
+    def sign(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._start("sign", body)
+
+    def _start(self, kind: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         ip = body.get("endUserIp")
         if not isinstance(ip, str) or not ip:
-            return 400, {"errorCode": "invalidParameters", "details": "Incorrect endUserIp"}
+            return _invalid("Incorrect endUserIp")
         requirement = body.get("requirement") or {}
         if not isinstance(requirement, dict):
-            return 400, {"errorCode": "invalidParameters", "details": "Invalid requirement"}
+            return _invalid("Invalid requirement")
         pnr = requirement.get("personalNumber")
-        if pnr is not None and (not isinstance(pnr, str) or len(pnr) != 12 or not pnr.isdigit()):
-            return 400, {"errorCode": "invalidParameters", "details": "Incorrect personalNumber"}
+        if pnr is not None and not _is_pnr(pnr):
+            return _invalid("Incorrect personalNumber")
+        return_risk = body.get("returnRisk", False)
+        if not isinstance(return_risk, bool):
+            return _invalid("Invalid returnRisk")
+        needs_text = kind == "sign" or "userVisibleData" in body
+        if needs_text and not _is_base64(body.get("userVisibleData"), USER_VISIBLE_DATA_MAX):
+            return _invalid("Invalid userVisibleData")
+        if "userNonVisibleData" in body and not _is_base64(body["userNonVisibleData"], USER_NON_VISIBLE_DATA_MAX):
+            return _invalid("Invalid userNonVisibleData")
+        if body.get("userVisibleDataFormat", "simpleMarkdownV1") != "simpleMarkdownV1":
+            return _invalid("Invalid userVisibleDataFormat")
         with self.lock:
             if pnr:
                 for other in self.orders.values():
@@ -62,7 +143,9 @@ class Simulator:
                         # BankID cancels both the running and the new order in this case.
                         other.status, other.hint_code = "failed", "cancelled"
                         return 400, {"errorCode": "alreadyInProgress", "details": "Order already in progress"}
-            order = Order(order_ref=str(uuid.uuid4()), end_user_ip=ip, personal_number=pnr)
+            order = Order(
+                order_ref=str(uuid.uuid4()), end_user_ip=ip, personal_number=pnr, kind=kind, return_risk=return_risk
+            )
             self.orders[order.order_ref] = order
         return 200, {
             "orderRef": order.order_ref,
@@ -84,7 +167,7 @@ class Simulator:
             if order.status == "pending" and time.time() - order.created > ORDER_LIFETIME_S:
                 order.status, order.hint_code = "failed", "expiredTransaction"
             if order.status == "pending" and order.personal_number and order.collects > COLLECTS_BEFORE_COMPLETE:
-                order.status, order.completed_by = "complete", order.personal_number
+                self._complete(order, order.personal_number, {})
             if order.status == "pending" and order.collects > 1:
                 order.hint_code = "userSign"
             if order.status == "complete":
@@ -99,6 +182,38 @@ class Simulator:
             del self.orders[order.order_ref]
         return 200, {}
 
+    def _complete(self, order: Order, pnr: str, given: dict[str, str]) -> None:
+        """Completes as told, else as the person's defaults, else everyone's, else low / 2020-01-01."""
+        chosen = {**self.defaults, **self.person_defaults.get(pnr, {}), **given}
+        order.status, order.completed_by = "complete", pnr
+        order.risk = chosen.get("risk", DEFAULT_RISK)
+        order.bank_id_issue_date = chosen.get("bankIdIssueDate", DEFAULT_ISSUE_DATE)
+
+    def set_defaults(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        given, problem = _completion_settings(body)
+        if given is None:
+            return 400, {"error": problem}
+        pnr = body.get("personalNumber")
+        if pnr is not None and not _is_pnr(pnr):
+            return 400, {"error": "personalNumber must be 12 digits"}
+        with self.lock:
+            target = self.person_defaults.setdefault(pnr, {}) if pnr else self.defaults
+            target.update(given)
+            return 200, {"scope": "person" if pnr else "everyone", **target}
+
+    def clear_defaults(self) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.defaults, self.person_defaults = {}, {}
+        return 200, {"cleared": True}
+
+    def describe(self, order_ref: str) -> tuple[int, dict[str, Any]]:
+        """What a test may check about an order; never the personnummer."""
+        with self.lock:
+            order = self.orders.get(order_ref)
+            if order is None:
+                return 404, {"error": "no such order"}
+            return 200, {"kind": order.kind, "status": order.status, "returnRisk": order.return_risk}
+
     def control(self, order_ref: str, action: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             order = self.orders.get(order_ref)
@@ -106,9 +221,12 @@ class Simulator:
                 return 404, {"error": "no such order"}
             if action == "complete":
                 pnr = body.get("personalNumber") or order.personal_number
-                if not isinstance(pnr, str) or len(pnr) != 12:
+                if not _is_pnr(pnr):
                     return 400, {"error": "personalNumber (12 digits) is required"}
-                order.status, order.completed_by = "complete", pnr
+                given, problem = _completion_settings(body)
+                if given is None:
+                    return 400, {"error": problem}
+                self._complete(order, pnr, given)
             elif action == "fail":
                 order.status, order.hint_code = "failed", str(body.get("hintCode") or "userCancel")
             else:
@@ -117,23 +235,29 @@ class Simulator:
 
 
 def _completion(order: Order) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "user": {
             "personalNumber": order.completed_by,
             "name": "Test Testsson",
             "givenName": "Test",
             "surname": "Testsson",
         },
-        "device": {"ipAddress": order.end_user_ip, "uhi": "OZvYM9VvyiAmG7NA5jU5zRGcK2wBX4Ea"},
+        "device": {"ipAddress": order.end_user_ip, "uhi": FAKE_UHI},
         "stepUp": {"mrtd": False},
-        "bankIdIssueDate": "2024-01-01",
+        "bankIdIssueDate": order.bank_id_issue_date,
         "signature": "PHNpbXVsYXRlZC1zaWduYXR1cmUvPg==",
         "ocspResponse": "c2ltdWxhdGVkLW9jc3A=",
     }
+    if order.return_risk:
+        data["risk"] = order.risk
+    return data
 
 
 def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Headers and body go out in separate writes: without this, Nagle holds the body ~40 ms.
+        disable_nagle_algorithm = True
+
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -156,10 +280,21 @@ def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             return body if isinstance(body, dict) else None
 
         def do_GET(self) -> None:
-            if self.path == "/sim/health":
+            path = self.path.rstrip("/")
+            parts = path.split("/")
+            if path == "/sim/health":
                 self._send(200, {"ok": True, "orders": len(simulator.orders)})
+            elif path.startswith("/sim/orders/") and len(parts) == 4:
+                self._send(*simulator.describe(parts[3]))
             else:
                 self._send(404, {"errorCode": "notFound", "details": "Unknown path"})
+
+        def do_DELETE(self) -> None:
+            self._body()  # drain whatever was sent, keep-alive must stay in step
+            if self.path.rstrip("/") == "/sim/defaults":
+                self._send(*simulator.clear_defaults())
+            else:
+                self._send(404, {"error": "unknown path"})
 
         def do_POST(self) -> None:
             body = self._body()
@@ -169,11 +304,15 @@ def make_handler(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
             path = self.path.rstrip("/")
             routes = {
                 "/rp/v6.0/auth": simulator.auth,
+                "/rp/v6.0/sign": simulator.sign,
                 "/rp/v6.0/collect": simulator.collect,
                 "/rp/v6.0/cancel": simulator.cancel,
+                "/sim/defaults": simulator.set_defaults,
             }
             if path in routes:
                 self._send(*routes[path](body))
+            elif path == "/sim/reset-defaults":
+                self._send(*simulator.clear_defaults())
             elif path.startswith("/sim/orders/"):
                 parts = path.split("/")
                 if len(parts) == 5:

@@ -107,6 +107,7 @@ class Run:
             "API_PORT": str(self.ports.api),
             "BANKID_PORT": str(self.ports.bankid),
             "BOOKING_PORT": str(self.ports.booking),
+            "FREJA_PORT": str(self.ports.freja),
             "DYNAMODB_PORT": str(self.ports.dynamodb),
             "MOTO_PORT": str(self.ports.moto),
             "LOCAL_RUN_DIR": str(self.run_dir),
@@ -128,7 +129,7 @@ class Run:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"local.run exited with {self.process.returncode}; see {out.name}")
-            if len(self.children()) == 6 and self.api_up():
+            if len(self.children()) == 7 and self.api_up():
                 return
             time.sleep(0.3)
         raise RuntimeError(f"the stack did not come up within {timeout_s:.0f}s; see {out.name}")
@@ -412,7 +413,14 @@ def main(argv: list[str] | None = None) -> None:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     run_dir = LOCAL_DIR / "faults" / run_id
     run_dir.mkdir(parents=True)
-    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(
+        api=free_port(),
+        bankid=free_port(),
+        booking=free_port(),
+        freja=free_port(),
+        dynamodb=free_port(),
+        moto=free_port(),
+    )
     run = Run(run_dir, ports)
     say(f"starting the stack (python -m local.run, data and logs in {run_dir.relative_to(ROOT)})")
     watcher = OutboxWatcher(f"http://127.0.0.1:{ports.moto}", every_s=0.3)

@@ -303,7 +303,14 @@ def stack_for_load(attach: bool) -> Iterator[Ports]:
     if attach:
         yield ports_from_env()
         return
-    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(
+        api=free_port(),
+        bankid=free_port(),
+        booking=free_port(),
+        freja=free_port(),
+        dynamodb=free_port(),
+        moto=free_port(),
+    )
     stack = Stack(ports=ports, data_dir=None, log_dir=LOCAL_DIR / "load-logs", extra_env=UNLIMITED_LOGIN_STARTS)
     for old in stack.log_dir.glob("*.log"):
         old.unlink()

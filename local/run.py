@@ -1,9 +1,9 @@
 """`make run`: the whole backend on loopback, supervised (local/supervisor.py): a process that dies is
 started again; Ctrl-C or SIGTERM stops everything it started, once, whatever else arrives meanwhile.
 
-Ports: API_PORT, BANKID_PORT, BOOKING_PORT, DYNAMODB_PORT, MOTO_PORT. LOCAL_RUN_DIR (default `.local`) holds
-DynamoDB Local's data (`dynamodb/`), the logs (`logs/`), the pump's checkpoints (`pump/`) and the
-PIDs while it runs (`run.json`).
+Ports: API_PORT, BANKID_PORT, BOOKING_PORT, FREJA_PORT, DYNAMODB_PORT, MOTO_PORT. LOCAL_RUN_DIR (default
+`.local`) holds DynamoDB Local's data (`dynamodb/`), the logs (`logs/`), the pump's checkpoints (`pump/`)
+and the PIDs while it runs (`run.json`).
 """
 
 from __future__ import annotations

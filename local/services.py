@@ -1,5 +1,5 @@
-"""Start and stop the local stack's processes: DynamoDB Local, the moto server, the BankID simulator,
-the booking-system simulator (PASiS and PMO), the API (local/api_server.py, Chalice's local server) and
+"""Start and stop the local stack's processes: DynamoDB Local, the moto server, the BankID and Freja eID
+simulators, the booking-system simulator (PASiS and PMO), the API (local/api_server.py, Chalice's local server) and
 the event pump. Used by `make run` (local/run.py, which also restarts what dies), by `make load`/`make
 faults` and by the test fixtures, on loopback only, each stopped by its own PID.
 """
@@ -40,14 +40,17 @@ class Ports:
     dynamodb: int = 8000
     moto: int = 5000
     booking: int = 8082
+    freja: int = 8083
 
 
 def ports_from_env() -> Ports:
-    """The ports `make run` uses: defaults, or API_PORT / BANKID_PORT / DYNAMODB_PORT / MOTO_PORT / BOOKING_PORT."""
+    """The ports `make run` uses: defaults, or API_PORT / BANKID_PORT / DYNAMODB_PORT / MOTO_PORT / BOOKING_PORT /
+    FREJA_PORT."""
     return Ports(
         api=int(os.environ.get("API_PORT", "8080")),
         bankid=int(os.environ.get("BANKID_PORT", "8081")),
         booking=int(os.environ.get("BOOKING_PORT", "8082")),
+        freja=int(os.environ.get("FREJA_PORT", "8083")),
         dynamodb=int(os.environ.get("DYNAMODB_PORT", "8000")),
         moto=int(os.environ.get("MOTO_PORT", "5000")),
     )
@@ -114,6 +117,10 @@ def stack_environment(ports: Ports) -> dict[str, str]:
             }
         ),
         "BOOKING_SIMULATOR_URL": f"http://{HOST}:{ports.booking}",
+        # Freja eID: the simulator (local/freja_simulator.py); the API trusts the simulator's signing certificates.
+        "FREJA_API_URL": f"http://{HOST}:{ports.freja}",
+        "FREJA_TRUSTED_CERTS_PATH": str(freja_key_dir() / "freja-trusted.pem"),
+        "FREJA_SIMULATOR_URL": f"http://{HOST}:{ports.freja}",
         "STAFF_JWT_KEY_PATH": str(LOCAL_DIR / "staff-jwt-key.pem"),
         # `python -m local clock set`: one file per stack (by its API port), read by the API and functions.
         "LOCAL_CLOCK_FILE": str(clock_file(ports)),
@@ -123,6 +130,12 @@ def stack_environment(ports: Ports) -> dict[str, str]:
 
 def clock_file(ports: Ports) -> Path:
     return LOCAL_DIR / f"clock-{ports.api}.json"
+
+
+def freja_key_dir() -> Path:
+    """The Freja simulator's signing keys and `freja-trusted.pem`: one pair for every local stack, made by
+    the first simulator that starts, kept like the staff-token key (production trusts Freja's certificates)."""
+    return LOCAL_DIR / "freja"
 
 
 def population_file(ports: Ports) -> Path:
@@ -316,6 +329,31 @@ def start_bankid(stack: Stack) -> None:
     )
 
 
+def start_freja(stack: Stack) -> None:
+    """The Freja eID simulator; its signing keys (and the certificates the API trusts) in `freja_key_dir()`,
+    written before it answers its health check, so before the API starts; names from the stack's population."""
+    ensure_port_free(stack.ports.freja, "the Freja eID simulator")
+    args = [
+        sys.executable,
+        "-m",
+        "local.freja_simulator",
+        "--port",
+        str(stack.ports.freja),
+        "--key-dir",
+        str(freja_key_dir()),
+        "--population",
+        str(population_file(stack.ports)),
+    ]
+    process = spawn("freja", args, stack.log_dir)
+    stack.processes["freja"] = process
+    wait_for(
+        lambda: http_ok(f"http://{HOST}:{stack.ports.freja}/sim/health"),
+        "Freja eID simulator",
+        process=process,
+        cancelled=stack.stop_requested,
+    )
+
+
 def start_booking(stack: Stack) -> None:
     """PASiS and PMO: the booking-system simulator, on the stack's clock, with the seeded facilities."""
     ensure_port_free(stack.ports.booking, "the booking-system simulator")
@@ -383,14 +421,15 @@ def bootstrap_resources(stack: Stack, seed: bool = True) -> None:
 
 
 def start_backing_services(stack: Stack) -> None:
-    """DynamoDB Local, moto, the BankID and booking-system simulators, then tables, queues and buckets,
-    then seed data."""
+    """DynamoDB Local, moto, the BankID, Freja eID and booking-system simulators, then tables, queues and
+    buckets, then seed data."""
     if stack.data_dir is None and stack.state_dir is not None:
         shutil.rmtree(stack.state_dir, ignore_errors=True)  # positions in a database that no longer exists
     clock_file(stack.ports).unlink(missing_ok=True)  # a new stack starts on real time
     start_dynamodb(stack)
     start_moto(stack)
     start_bankid(stack)
+    start_freja(stack)
     start_booking(stack)
     bootstrap_resources(stack)
 
@@ -410,6 +449,7 @@ STARTERS = {
     "dynamodb": start_dynamodb,
     "moto": start_moto,
     "bankid": start_bankid,
+    "freja": start_freja,
     "booking": start_booking,
     "api": start_api,
     "pump": start_pump,

@@ -28,7 +28,7 @@ from local import services
 from local.services import Stack, StartCancelled
 from local.state import write_json
 
-ORDER = ("dynamodb", "moto", "bankid", "booking", "api", "pump")
+ORDER = ("dynamodb", "moto", "bankid", "freja", "booking", "api", "pump")
 # Restarting these loses their handles elsewhere: the pump follows them.
 DEPENDENTS = {"dynamodb": ("pump",), "moto": ("pump",)}
 
@@ -121,6 +121,7 @@ class Supervisor:
             "\nLocal stack is up:\n"
             f"  API                http://127.0.0.1:{ports.api}   (GET /openapi.json)\n"
             f"  BankID simulator   http://127.0.0.1:{ports.bankid}/rp/v6.0/\n"
+            f"  Freja simulator    http://127.0.0.1:{ports.freja}/authentication/1.0/   (control: /sim/...)\n"
             f"  Booking simulator  http://127.0.0.1:{ports.booking}/pasis/ and /pmo/   (control: /sim/...)\n"
             f"  DynamoDB Local     http://127.0.0.1:{ports.dynamodb}   (data in {self.stack.data_dir or 'memory'})\n"
             f"  moto server        http://127.0.0.1:{ports.moto}   (SQS, SNS, SES, S3, EventBridge)\n"

@@ -42,7 +42,14 @@ def local_stack(with_api: bool, log_dir: Path) -> Iterator[Any]:
         start_pump,
     )
 
-    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(
+        api=free_port(),
+        bankid=free_port(),
+        booking=free_port(),
+        freja=free_port(),
+        dynamodb=free_port(),
+        moto=free_port(),
+    )
     # End-to-end tests log the same few test persons in many times over HTTP: the API's login-start
     # limits stay out of their way (in-process tests keep the defaults, to test them).
     extra_env = UNLIMITED_LOGIN_STARTS if with_api else {}

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 LockRequester = Literal["citizen", "care"]
+LockChannel = Literal["form", "self-service"]
 AccountStatus = Literal["active", "inactivated"]
 
 
 @dataclass(frozen=True)
 class Lock:
-    """R-03: who asked, which region, the signed form's reference, and when."""
+    """R-03: who asked, which region, the signed form's reference, and when. `channel` says how: a form
+    through the support desk, or the citizen's own emergency lock in the app (`self-service`, issue 12)."""
 
     requested_by: LockRequester
     requester: str  # "citizen" or the treating staff member's HSA-id / name from the form
@@ -20,6 +22,7 @@ class Lock:
     ticket_ref: str
     actor: str
     locked_at: str
+    channel: LockChannel = "form"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -30,6 +33,7 @@ class Lock:
             "ticketRef": self.ticket_ref,
             "actor": self.actor,
             "lockedAt": self.locked_at,
+            "channel": self.channel,
         }
 
     @classmethod
@@ -42,6 +46,7 @@ class Lock:
             ticket_ref=raw["ticketRef"],
             actor=raw["actor"],
             locked_at=raw["lockedAt"],
+            channel=raw.get("channel", "form"),
         )
 
 

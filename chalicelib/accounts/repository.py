@@ -116,6 +116,10 @@ class AccountRepository(Protocol):
         """The login's touch, only while the account is active, unlocked and in the epoch it was read in
         (`AccountChanged` on commit otherwise: a lock placed mid-login wins, R-04)."""
 
+    def lift_lock_at_login(self, uow: UnitOfWork, account: Account, *, at: str) -> None:
+        """The login's touch that also lifts the citizen's own lock (`AccountChanged` when the account
+        moved on since it was read)."""
+
     def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
         """`account` as it is to be, if nobody changed it since `expected_version` (`VersionConflict`)."""
 
@@ -204,6 +208,34 @@ class DynamoAccountRepository:
             on_failed=AccountChanged,
         )
 
+    def lift_lock_at_login(self, uow: UnitOfWork, account: Account, *, at: str) -> None:
+        """A login that lifts the citizen's own lock (issue 12): the lock goes and the login is touched in
+        one write, only if the account is still as read (version) and still holds that lock."""
+        assert account.lock is not None
+        uow.add(
+            {
+                "Update": {
+                    "TableName": settings().main_table,
+                    "Key": account_key(account.citizen_id),
+                    "UpdateExpression": "SET lastLoginAt = :now, lastUnlockedAt = :now, "
+                    "firstLoginAt = if_not_exists(firstLoginAt, :now), version = version + :one "
+                    "REMOVE #lock, unlockDecision",
+                    "ConditionExpression": "version = :expected AND #s = :active AND #lock.lockedAt = :locked "
+                    "AND sessionEpoch = :epoch",
+                    "ExpressionAttributeNames": {"#s": "status", "#lock": "lock"},
+                    "ExpressionAttributeValues": dynamo.values(
+                        now=at,
+                        one=1,
+                        expected=account.version,
+                        active="active",
+                        locked=account.lock.locked_at,
+                        epoch=account.session_epoch,
+                    ),
+                }
+            },
+            on_failed=AccountChanged,
+        )
+
     def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
         names: dict[str, str] = {}
         values: dict[str, Any] = {"expected": expected_version, "version": expected_version + 1}
@@ -229,7 +261,6 @@ class DynamoAccountRepository:
             },
             on_failed=VersionConflict,
         )
-
 
     def thirteen_due(
         self, shard: int, today: str, limit: int, start: dict[str, Any] | None, *, kind: str = "TURNS13"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from chalicelib.accounts import repository
-from chalicelib.accounts.models import PROXY_AGE_LIMIT, Account, AccountExists
+from chalicelib.accounts.models import PROXY_AGE_LIMIT, Account, AccountExists, Lock
 from chalicelib.accounts.repository import AccountRepository
 from chalicelib.audit import repository as audit_repo
 from chalicelib.audit.models import AuditEntry, citizen_subject
@@ -65,6 +65,7 @@ class LoginPlan:
     at: str
     first_login: bool
     new: bool
+    lifts_lock: bool = False  # the citizen's own lock goes with this login (a newer e-ID, issue 12)
 
     @property
     def citizen_id(self) -> str:
@@ -84,8 +85,10 @@ def plan_login(
     register: PopulationRegister,
     clock: Clock,
     stores: AccountStores = STORES,
+    lifts: Callable[[Lock], bool] | None = None,
 ) -> LoginPlan:
-    """Checks a person who has just proven their identity, and plans activation or the login touch."""
+    """Checks a person who has just proven their identity, and plans activation or the login touch.
+    `lifts(lock)` says whether this login's proof lifts the account's lock (R-08, issue 12)."""
     number = parse(personnummer)
     if number.coordination:
         raise Forbidden(
@@ -124,7 +127,11 @@ def plan_login(
         raise Forbidden(
             "Kontot är inaktiverat.", code="account-inactivated", title="Inloggningen kunde inte genomföras"
         )
-    if account.locked:
+    if account.lock is not None:
+        if account.lock.requested_by == "citizen" and lifts is not None and lifts(account.lock):
+            return LoginPlan(
+                account, key, iso(now), first_login=account.first_login_at is None, new=False, lifts_lock=True
+            )
         raise AccountLocked(_locked_detail(account))
     return LoginPlan(account, key, iso(now), first_login=account.first_login_at is None, new=False)
 
@@ -134,8 +141,58 @@ def add_login(uow: UnitOfWork, plan: LoginPlan, *, stores: AccountStores = STORE
     came in between (`AccountExists` / `AccountChanged` on commit)."""
     if plan.new:
         stores.accounts.add(uow, plan.account, plan.lookup_key)
+    elif plan.lifts_lock:
+        lock = plan.account.lock
+        assert lock is not None
+        stores.accounts.lift_lock_at_login(uow, plan.account, at=plan.at)
+        stores.audit.append(
+            uow,
+            AuditEntry(
+                subject=citizen_subject(plan.citizen_id),
+                action="account.unlock",
+                actor_kind="citizen",
+                actor=plan.citizen_id,
+                at=_instant(plan.at),
+                details={"channel": "newer-e-id", "lockedAt": lock.locked_at, "lockChannel": lock.channel},
+            ),
+        )
     else:
         stores.accounts.touch_login(uow, plan.account, at=plan.at)
+
+
+def lock_by_citizen(uow: UnitOfWork, account: Account, *, at: datetime, stores: AccountStores = STORES) -> Account:
+    """The citizen's own emergency lock (issue 12; R-03a without the paper form): every session ends at
+    once (the epoch moves on) and the lock records who and how. Joins the caller's unit of work."""
+    if account.lock is not None:
+        raise AccountLocked(_locked_detail(account))
+    lock = Lock(
+        requested_by="citizen",
+        requester="citizen",
+        region="",
+        form_ref="",
+        ticket_ref="",
+        actor=account.citizen_id,
+        locked_at=iso(at),
+        channel="self-service",
+    )
+    locked = replace(account, lock=lock, unlock_decision=None, session_epoch=account.session_epoch + 1)
+    stores.accounts.update(uow, locked, expected_version=account.version)
+    stores.audit.append(
+        uow,
+        AuditEntry(
+            subject=citizen_subject(account.citizen_id),
+            action="account.lock",
+            actor_kind="citizen",
+            actor=account.citizen_id,
+            at=at,
+            details={"requestedBy": "citizen", "channel": "self-service"},
+        ),
+    )
+    return replace(locked, version=account.version + 1)
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _new_account(

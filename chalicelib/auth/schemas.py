@@ -27,6 +27,29 @@ class OrderRequest(ApiModel):
     order_ref: str = ORDER_REF
 
 
+class FrejaStartRequest(ApiModel):
+    personnummer: PersonnummerField | None = Field(
+        default=None,
+        description="Optional: the order goes to this person's Freja eID app (SSN); without it a QR order",
+    )
+
+
+class FrejaStartResponse(ApiModel):
+    auth_ref: str
+    qr_code_secret: str | None = Field(
+        default=None, description="QR orders: the secret the app turns into Freja's animated QR code"
+    )
+
+
+class FrejaOrderRequest(ApiModel):
+    auth_ref: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9+/=_.-]+$")
+
+
+class LockCollectResponse(ApiModel):
+    status: Literal["pending", "failed", "complete"]
+    hint_code: str | None = None
+
+
 class QrResponse(ApiModel):
     qr_data: str
 

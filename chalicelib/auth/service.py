@@ -1,25 +1,29 @@
-"""Citizen login with BankID (RP v6) and the backend's own sessions.
+"""Citizen login with BankID (RP v6) or Freja eID Plus (`freja_login.py`), and the backend's own sessions.
 
 start → (qr)* → collect until complete → a session: an opaque random token, stored hashed with a TTL
 and checked together with the account on every request, so logout, lock (R-04) and inactivation end
 it at once. The completing collect costs three DynamoDB requests (person lookup, account, one
 transaction that touches the account, stores the session and consumes the order: one unit of work,
 to which `accounts` adds the account's part).
+
+From "the e-ID says this is personnummer X" on, both e-IDs take one path (`complete_login`): BankID's
+risk level is acted on there (high: refused and audited; moderate: allowed and audited), and a BankID
+issued after the citizen's own lock lifts that lock (R-08, issue 12).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Protocol
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol
 
 from chalicelib.accounts import service as accounts
 from chalicelib.accounts.models import Account, AccountChanged, AccountExists
 from chalicelib.auth import repository
 from chalicelib.auth.repository import OrderUsed, SessionStore
 from chalicelib.core import dynamo, rate_limit
-from chalicelib.core.clock import Clock, epoch_seconds, iso
+from chalicelib.core.clock import Clock, epoch_seconds, iso, stockholm_date
 from chalicelib.core.config import settings
 from chalicelib.core.errors import (
     Conflict,
@@ -31,6 +35,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.ids import new_token, token_digest
 from chalicelib.core.observability import logger, metrics
+from chalicelib.core.personal_number import lookup_key
 from chalicelib.population.port import PopulationRegister
 
 
@@ -48,8 +53,41 @@ class BankID(Protocol):
     """The part of pybankid's client this service uses (a fake stands in for unit tests)."""
 
     def authenticate(self, end_user_ip: str, requirement: dict[str, Any] | None = None) -> Any: ...
+    def sign(self, end_user_ip: str, user_visible_data: str, requirement: dict[str, Any] | None = None) -> Any: ...
     def collect(self, order_ref: str) -> Any: ...
     def cancel(self, order_ref: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the e-ID told us about this login, beyond the personnummer (kept on the session; audited
+    when it matters). Never holds the personnummer itself."""
+
+    provider: Literal["bankid", "freja"]
+    risk: str | None = None  # BankID: low | moderate | high (absent: BankID had no assessment)
+    bank_id_issue_date: str | None = None  # BankID: when the citizen's BankID was issued (YYYY-MM-DD)
+    device_ip: str | None = None
+    registration_level: str | None = None  # Freja: PLUS
+
+    def record(self) -> dict[str, str]:
+        fields = {
+            "provider": self.provider,
+            "risk": self.risk,
+            "bankIdIssueDate": self.bank_id_issue_date,
+            "deviceIp": self.device_ip,
+            "registrationLevel": self.registration_level,
+        }
+        return {k: v for k, v in fields.items() if v}
+
+    @classmethod
+    def from_bankid(cls, completion: dict[str, Any]) -> Evidence:
+        device = completion.get("device") or {}
+        return cls(
+            provider="bankid",
+            risk=completion.get("risk"),
+            bank_id_issue_date=completion.get("bankIdIssueDate"),
+            device_ip=device.get("ipAddress"),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,6 +140,9 @@ def _bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise ServiceUnavailable(
             "BankID svarar inte just nu. Försök igen om en stund.", code="bankid-unavailable"
         ) from None
+    except ValueError:  # an error answer that is not JSON (a proxy's HTML page)
+        logger.warning("bankid unavailable", extra={"error": "non-json answer"})
+        raise ServiceUnavailable("BankID svarar inte just nu.", code="bankid-unavailable") from None
     except Exception as error:  # httpx transport errors
         if type(error).__module__.startswith("httpx"):
             logger.warning("bankid unreachable", extra={"error": type(error).__name__})
@@ -171,21 +212,95 @@ def collect(
             stores.sessions.delete_order(order_ref)
         return CollectOutcome(status=status or "pending", hint_code=result.get("hintCode"))
 
-    personnummer = result["completionData"]["user"]["personalNumber"]
+    completion = result["completionData"]
+    return complete_login(
+        completion["user"]["personalNumber"],
+        Evidence.from_bankid(completion),
+        order_ref,
+        register=register,
+        clock=clock,
+        stores=stores,
+    )
+
+
+class RiskTooHigh(Forbidden):
+    code, title = "login-risk-high", "Inloggningen stoppades"
+
+
+def complete_login(
+    personnummer: str,
+    evidence: Evidence,
+    order_ref: str,
+    *,
+    register: PopulationRegister,
+    clock: Clock,
+    stores: SessionStores = STORES,
+) -> CollectOutcome:
+    """The one path from "the e-ID says this is personnummer X" to a session (R-01, R-02a, R-04)."""
+    provider: repository.Provider = "FREJA" if evidence.provider == "freja" else "BANKID"
     try:
-        plan = accounts.plan_login(personnummer, register=register, clock=clock, stores=stores)
+        if evidence.risk == "high":
+            _audit_refusal(personnummer, evidence, "login-risk-high", clock, stores)
+            raise RiskTooHigh(
+                "BankID bedömde inloggningen som riskabel och den stoppades för din säkerhet. "
+                "Logga in igen från din egen enhet, eller kontakta din region om det fortsätter."
+            )
+        plan = accounts.plan_login(
+            personnummer, register=register, clock=clock, stores=stores, lifts=lambda lock: _newer_e_id(evidence, lock)
+        )
     except Forbidden as refusal:
-        stores.sessions.delete_order(order_ref)
+        stores.sessions.delete_order(order_ref, provider)
         metrics.add_metric(name="LoginRefused", unit="Count", value=1)
-        logger.info("login refused", extra={"code": refusal.code})
+        logger.info("login refused", extra={"code": refusal.code, "provider": evidence.provider})
         raise
-    session = _open_session(plan, order_ref, clock, stores)
+    session = _open_session(plan, order_ref, clock, stores, evidence=evidence, provider=provider)
     metrics.add_metric(name="FirstLogin" if plan.first_login else "Login", unit="Count", value=1)
     return CollectOutcome(status="complete", session=session, citizen_id=plan.citizen_id, first_login=plan.first_login)
 
 
-def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock, stores: SessionStores) -> Session:
-    """One transaction: the account's touch (or creation), the session, and the consumed order."""
+def _newer_e_id(evidence: Evidence, lock: Any) -> bool:
+    """A BankID issued after the citizen locked their own account proves a new e-ID in their hands: the
+    lock was most likely for a lost or stolen one (issue 12). Freja tells no issue date: never."""
+    if evidence.provider != "bankid" or not evidence.bank_id_issue_date:
+        return False
+    try:
+        issued = date.fromisoformat(evidence.bank_id_issue_date)
+    except ValueError:
+        return False
+    locked_on = stockholm_date(datetime.fromisoformat(lock.locked_at.replace("Z", "+00:00")))
+    return issued > locked_on
+
+
+def _audit_refusal(personnummer: str, evidence: Evidence, code: str, clock: Clock, stores: SessionStores) -> None:
+    """A refused login the e-ID itself completed, under the citizen (or the keyed person)."""
+    from chalicelib.audit.models import AuditEntry, citizen_subject, person_subject
+
+    citizen_id = stores.accounts.find_citizen_id(lookup_key(personnummer))
+    subject = citizen_subject(citizen_id) if citizen_id else person_subject(lookup_key(personnummer))
+    stores.audit.append_now(
+        AuditEntry(
+            subject=subject,
+            action="login.refused",
+            actor_kind="citizen",
+            actor=citizen_id or "unknown",
+            at=clock(),
+            outcome=code,
+            details=evidence.record(),
+        )
+    )
+
+
+def _open_session(
+    plan: accounts.LoginPlan,
+    order_ref: str,
+    clock: Clock,
+    stores: SessionStores,
+    *,
+    evidence: Evidence,
+    provider: repository.Provider,
+) -> Session:
+    """One transaction: the account's touch (or creation), the session, and the consumed order; an
+    unusual login (moderate risk) is audited in it too."""
     now = clock()
     secret = new_token()
     token = f"{plan.citizen_id}.{secret}"
@@ -199,8 +314,23 @@ def _open_session(plan: accounts.LoginPlan, order_ref: str, clock: Clock, stores
         epoch=plan.session_epoch,
         created_at=iso(now),
         expires_at=epoch_seconds(expires),
+        evidence=evidence.record(),
     )
-    stores.sessions.consume_order(uow, order_ref, epoch_seconds(now))
+    if evidence.risk == "moderate":
+        from chalicelib.audit.models import AuditEntry, citizen_subject
+
+        stores.audit.append(
+            uow,
+            AuditEntry(
+                subject=citizen_subject(plan.citizen_id),
+                action="login.risk-moderate",
+                actor_kind="citizen",
+                actor=plan.citizen_id,
+                at=now,
+                details=evidence.record(),
+            ),
+        )
+    stores.sessions.consume_order(uow, order_ref, epoch_seconds(now), provider=provider)
     try:
         uow.commit()
     except OrderUsed:

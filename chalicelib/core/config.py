@@ -9,6 +9,7 @@ from chalicelib.core.errors import ConfigurationError
 from chalicelib.core.process import process_wide
 
 DEFAULT_BANKID_URL = "https://appapi2.bankid.com/rp/v6.0/"
+DEFAULT_FREJA_URL = "https://services.prod.frejaeid.com"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Settings:
     # locally a JSON value, in AWS the ARN of a Secrets Manager secret holding it.
     booking_systems: str | None = None
     booking_systems_secret_arn: str | None = None
+    # Freja eID: the RP API's base URL; the JWS signing certificates it trusts from a PEM bundle, and/or the
+    # ARN of a Secrets Manager secret `{"clientCertificate", "clientKey", "trustedCertificates": [pem, …]}`.
+    freja_api_url: str = DEFAULT_FREJA_URL
+    freja_trusted_certs_path: str | None = None
+    freja_secret_arn: str | None = None
 
 
 def _required(name: str) -> str:
@@ -99,6 +105,9 @@ def settings() -> Settings:
         bookings_bus=os.environ.get("BOOKINGS_BUS") or None,
         booking_systems=os.environ.get("BOOKING_SYSTEMS") or None,
         booking_systems_secret_arn=os.environ.get("BOOKING_SYSTEMS_SECRET_ARN") or None,
+        freja_api_url=os.environ.get("FREJA_API_URL") or DEFAULT_FREJA_URL,
+        freja_trusted_certs_path=os.environ.get("FREJA_TRUSTED_CERTS_PATH") or None,
+        freja_secret_arn=os.environ.get("FREJA_SECRET_ARN") or None,
     )
 
 

@@ -65,6 +65,7 @@ class Http:
             "API_PORT": str(self.stack.ports.api),
             "BANKID_PORT": str(self.stack.ports.bankid),
             "BOOKING_PORT": str(self.stack.ports.booking),
+            "FREJA_PORT": str(self.stack.ports.freja),
             "DYNAMODB_PORT": str(self.stack.ports.dynamodb),
             "MOTO_PORT": str(self.stack.ports.moto),
         }

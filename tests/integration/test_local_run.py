@@ -82,13 +82,21 @@ def api_up(ports: Ports) -> bool:
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     run_dir = tmp_path_factory.mktemp("run")
-    ports = Ports(api=free_port(), bankid=free_port(), booking=free_port(), dynamodb=free_port(), moto=free_port())
+    ports = Ports(
+        api=free_port(),
+        bankid=free_port(),
+        booking=free_port(),
+        freja=free_port(),
+        dynamodb=free_port(),
+        moto=free_port(),
+    )
     env = {
         **os.environ,
         **UNLIMITED_LOGIN_STARTS,
         "API_PORT": str(ports.api),
         "BANKID_PORT": str(ports.bankid),
         "BOOKING_PORT": str(ports.booking),
+        "FREJA_PORT": str(ports.freja),
         "DYNAMODB_PORT": str(ports.dynamodb),
         "MOTO_PORT": str(ports.moto),
         "LOCAL_RUN_DIR": str(run_dir),
@@ -105,7 +113,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         )
     stack = Running(process, ports, run_dir)
     try:
-        wait_until(lambda: len(stack.children()) == 6 and api_up(ports), "the stack came up", 150)
+        wait_until(lambda: len(stack.children()) == 7 and api_up(ports), "the stack came up", 150)
         yield stack
     finally:
         if process.poll() is None:
@@ -192,7 +200,7 @@ def test_a_killed_moto_comes_back_with_its_queues_and_bucket_and_the_pump_follow
 
 def test_two_sigterms_50_ms_apart_stop_every_process(running: Running):
     children = running.children()
-    assert set(children) == {"dynamodb", "moto", "bankid", "booking", "api", "pump"}
+    assert set(children) == {"dynamodb", "moto", "bankid", "freja", "booking", "api", "pump"}
     os.killpg(running.process.pid, signal.SIGTERM)
     time.sleep(0.05)
     os.killpg(running.process.pid, signal.SIGTERM)

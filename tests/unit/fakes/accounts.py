@@ -75,6 +75,27 @@ class InMemoryAccountRepository:
 
         staged(uow).stage(apply, check=check)
 
+    def lift_lock_at_login(self, uow: UnitOfWork, account: Account, *, at: str) -> None:
+        def check() -> BaseException | None:
+            stored = self.accounts.get(account.citizen_id)
+            if stored is None or stored.version != account.version or stored.lock != account.lock:
+                return AccountChanged()
+            return None
+
+        def apply() -> None:
+            stored = self.accounts[account.citizen_id]
+            self.accounts[account.citizen_id] = replace(
+                stored,
+                lock=None,
+                unlock_decision=None,
+                last_unlocked_at=at,
+                first_login_at=stored.first_login_at or at,
+                version=stored.version + 1,
+            )
+            self.last_login[account.citizen_id] = at
+
+        staged(uow).stage(apply, check=check)
+
     def update(self, uow: UnitOfWork, account: Account, *, expected_version: int) -> None:
         def check() -> BaseException | None:
             stored = self.accounts.get(account.citizen_id)
