@@ -5,8 +5,10 @@ Against DynamoDB Local and the BankID simulator on loopback, with the app in-pro
   (GET /me), over the floor of a fresh interpreter importing boto3 and doing one GetItem (medians).
 - dynamodb_requests: DynamoDB API calls per operation, counted with a botocore event hook.
 - p50_ms / p95_ms: per operation through the Chalice handler (API Gateway proxy events).
-- overhead_ratio: operation time (less time waiting on BankID) over the time spent inside its
+- overhead_ratio: operation time (less time waiting on BankID or Freja) over the time spent inside its
   DynamoDB calls.
+- freja_login (p50_ms, p95_ms, dynamodb_requests), freja_login_start, freja_login_requests: login with
+  Freja eID Plus against an in-process Freja simulator, beside BankID's login (bench/freja.py).
 - release_items_read_per_notice, release_per_s, notice_drain_s_at_100_per_s: the 18:00 burst of
   appointment notices (bench/notices.py).
 - birthday_reset_items_read_per_reset: the 13th birthday's reset (bench/birthdays.py).
@@ -31,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "60"))
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
+FREJA_RUNS = int(os.environ.get("BENCH_FREJA_RUNS", str(RUNS)))
 
 FLOOR_SCRIPT = """
 import time; t0 = time.perf_counter()
@@ -236,9 +239,27 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
             requests["me_guardian_of_three"] = max(requests.get("me_guardian_of_three", 0), len(meter.calls))
 
     requests.update(count_login_requests(call, meter, timed_bankid, citizens[0], pnr("Anna")))
+    # Freja eID Plus beside BankID: the same citizens, steady state (bench/freja.py).
+    freja_figures = measure_freja(call, meter, citizens, samples=samples, raw=raw, requests=requests)
     measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
     notify_per_s = measure_notifications(meter, pnr("Sara"), requests)
-    return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s}
+    return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s, **freja_figures}
+
+
+def measure_freja(
+    call: Any,
+    meter: DynamoMeter,
+    citizens: list[str],
+    *,
+    samples: dict[str, list[float]],
+    raw: dict[str, list[float]],
+    requests: dict[str, Any],
+) -> dict[str, Any]:
+    """Login with Freja eID Plus beside BankID's (bench/freja.py): adds freja_login and freja_login_start to
+    the samples and counts; returns freja_login_requests and the `freja` detail."""
+    from bench import freja
+
+    return freja.measure(call, meter, citizens, runs=FREJA_RUNS, samples=samples, raw=raw, requests=requests)
 
 
 def measure_web_booking(pnr: Any) -> dict[str, Any]:
@@ -457,6 +478,7 @@ def summarize(
     result: dict[str, Any] = cold_start(env, token)
     result["dynamodb_calls"] = {
         "login": requests.pop("login_calls"),
+        "freja_login": requests.pop("freja_login_calls", []),
         "send_message": requests.pop("send_message_calls"),
         "inbox_page": requests.pop("inbox_page_calls"),
         "notify_one": requests.pop("notify_one_calls", []),
@@ -482,6 +504,9 @@ def summarize(
         "each against moto, provider calls concurrent, the provider rate limit set high",
         "runs": RUNS,
     }
+    from bench.freja import NOTES as FREJA_NOTES
+
+    result["notes"].update(FREJA_NOTES)
     return result
 
 

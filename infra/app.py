@@ -50,6 +50,8 @@ def main() -> None:
         f"e-services-{stage}",
         stage=stage,
         bankid_api_url=ctx("bankidApiUrl", DEFAULT_BANKID_API_URL),
+        # Empty (cdk.json): Freja's production environment for stage=prod, its test environment otherwise.
+        freja_api_url=ctx("frejaApiUrl") or None,
         population_register_url=ctx("populationRegisterUrl"),
         alarm_email=ctx("alarmEmail") or None,
         # The API edge (README "API edge"): WAF limits per client IP per 5 minutes, stage throttling.

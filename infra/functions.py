@@ -44,6 +44,9 @@ HMAC_ARN_VAR = "PNR_HMAC_SECRET_ARN"
 BANKID_CERT_ARN_VAR = "BANKID_CERT_SECRET_ARN"
 # The booking systems' endpoints and API keys (issue 11), {"PASiS": {"url", "apiKey"}, "PMO": {...}}.
 BOOKING_SYSTEMS_ARN_VAR = "BOOKING_SYSTEMS_SECRET_ARN"
+# Freja eID (issue 12): the mTLS client certificate and key Freja issued us, and Freja's JWS signing
+# certificates to trust, {"clientCertificate": PEM, "clientKey": PEM, "trustedCertificates": [PEM, ...]}.
+FREJA_ARN_VAR = "FREJA_SECRET_ARN"
 
 # --- DynamoDB action sets. There is no Scan anywhere, on purpose (DESIGN.md: reads are by key). ---
 # IAM has no TransactWriteItems/TransactGetItems actions: a transaction is authorised per item with
@@ -278,8 +281,9 @@ FUNCTIONS: dict[str, Function] = registry(
             # Idempotency-Key guards live in the main table (core/idempotency), not Powertools' table.
             AUDIT_TABLE.logical_id: ("dynamodb:PutItem", "dynamodb:Query"),
         },
-        # Web booking (issue 11) calls PASiS/PMO from the request: their URLs and API keys.
-        secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR),
+        # Web booking (issue 11) calls PASiS/PMO from the request: their URLs and API keys. Freja eID login
+        # (issue 12): its client certificate and the signing certificates it verifies results with.
+        secrets=(HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR, FREJA_ARN_VAR),
         objects=(
             # Presigned POST uploads (signed with this role) land under pending/ only; presigned
             # GETs reach checked files only.

@@ -56,9 +56,9 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         "HIPAA.Security-LambdaInsideVPC",
-        "The functions call only AWS service endpoints (IAM-authorised, TLS) and BankID/the population register/"
-        "the booking systems over HTTPS (BankID with a client certificate, PASiS/PMO with an API key); no resource "
-        "lives in a VPC, one would add only a NAT",
+        "The functions call only AWS service endpoints (IAM-authorised, TLS) and BankID/Freja eID/the population "
+        "register/the booking systems over HTTPS (BankID and Freja with a client certificate, PASiS/PMO with an API "
+        "key); no resource lives in a VPC, one would add only a NAT",
         (LAMBDA,),
     ),
     Suppression(
@@ -156,6 +156,20 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "function can obtain a new one",
         ("AWS::SecretsManager::Secret",),
         resources=r"BookingSystemsSecret",
+    ),
+    Suppression(
+        "AwsSolutions-SMG4",
+        "The Freja eID client certificate is issued by Freja and its signing certificates are published by Freja; "
+        "operators replace them (README); no rotation function can obtain either",
+        ("AWS::SecretsManager::Secret",),
+        resources=r"FrejaSecret",
+    ),
+    Suppression(
+        "HIPAA.Security-SecretsManagerRotationEnabled",
+        "The Freja eID client certificate is issued by Freja and its signing certificates are published by Freja; "
+        "operators replace them (README); no rotation function can obtain either",
+        ("AWS::SecretsManager::Secret",),
+        resources=r"FrejaSecret",
     ),
     Suppression(
         "HIPAA.Security-S3BucketVersioningEnabled",

@@ -39,14 +39,26 @@ __all__ = [  # what infra/app.py and the tests take from here
     "API_THROTTLE",
     "AUTH_START_THROTTLE",
     "DEFAULT_BANKID_API_URL",
+    "FREJA_PROD_API_URL",
+    "FREJA_TEST_API_URL",
     "WAF_AUTH_RATE_LIMIT",
     "WAF_AUTH_START_RATE_LIMIT",
     "EServicesStack",
     "Throttle",
+    "default_freja_api_url",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BANKID_API_URL = "https://appapi2.bankid.com/rp/v6.0/"
+# Freja eID's RP API (issue 12), per environment: each has its own client certificates and signing keys.
+FREJA_PROD_API_URL = "https://services.prod.frejaeid.com"
+FREJA_TEST_API_URL = "https://services.test.frejaeid.com"
+PROD_STAGE = "prod"
+
+
+def default_freja_api_url(stage: str) -> str:
+    """Freja's production environment for the prod stage, its test environment for every other stage."""
+    return FREJA_PROD_API_URL if stage == PROD_STAGE else FREJA_TEST_API_URL
 
 
 class EServicesStack(cdk.Stack):
@@ -57,6 +69,7 @@ class EServicesStack(cdk.Stack):
         *,
         stage: str,
         bankid_api_url: str = DEFAULT_BANKID_API_URL,
+        freja_api_url: str | None = None,  # None: the stage's Freja environment (default_freja_api_url)
         population_register_url: str = "",
         alarm_email: str | None = None,
         source_dir: Path = REPO_ROOT,
@@ -91,10 +104,11 @@ class EServicesStack(cdk.Stack):
                 **{q.env_var: data.queues[q.logical_id].queue_url for q in QUEUES},
                 **{b.env_var: data.bucket_names[b.logical_id] for b in BUCKETS},
                 **{b.env_var: data.buses[b.logical_id].event_bus_name for b in BUSES},
-                # Every secret's ARN (HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR); only the
-                # functions naming a secret in the registry may read it (their roles).
+                # Every secret's ARN (HMAC_ARN_VAR, BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR, FREJA_ARN_VAR);
+                # only the functions naming a secret in the registry may read it (their roles).
                 **{env_var: secret.secret_arn for env_var, secret in data.secrets.items()},
                 "BANKID_API_URL": bankid_api_url,
+                "FREJA_API_URL": freja_api_url or default_freja_api_url(stage),
                 "POPULATION_REGISTER_URL": population_register_url,
                 "SESSION_TTL_SECONDS": "3600",
                 "POWERTOOLS_SERVICE_NAME": APP_NAME,
@@ -128,6 +142,7 @@ class EServicesStack(cdk.Stack):
             cdk.CfnOutput(self, f"{t.logical_id}Name", value=data.tables[t.logical_id].table_name)
         cdk.CfnOutput(self, "BankidCertSecretArn", value=data.bankid_cert_secret.secret_arn)
         cdk.CfnOutput(self, "BookingSystemsSecretArn", value=data.booking_systems_secret.secret_arn)
+        cdk.CfnOutput(self, "FrejaSecretArn", value=data.freja_secret.secret_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=data.alarm_topic.topic_arn)
         for name in functions:
             if name.startswith("admin_"):

@@ -100,6 +100,8 @@ def collect(
     try:
         result: FrejaResult = _call(freja.result, auth_ref)
     except FrejaUntrusted as untrusted:
+        if stores.sessions.get_order(auth_ref, "FREJA") is None:  # refused (and audited) already
+            raise _used() from None
         stores.sessions.delete_order(auth_ref, "FREJA")
         _audit(untrusted.reason, auth_ref, clock, stores)
         raise UntrustedResult("Svaret från Freja eID kunde inte kontrolleras. Försök igen.") from None
@@ -117,7 +119,7 @@ def collect(
         )
     order = stores.sessions.get_order(auth_ref, "FREJA")
     if order is None:  # used by an earlier collect, or never started here
-        raise Conflict("Inloggningen är redan använd eller har gått ut. Starta om.", code="order-already-used")
+        raise _used()
     if order.get("personKey", lookup_key(result.personnummer)) != lookup_key(result.personnummer):
         stores.sessions.delete_order(auth_ref, "FREJA")
         _audit("another-person", auth_ref, clock, stores)
@@ -131,6 +133,10 @@ def collect(
         clock=clock,
         stores=stores,
     )
+
+
+def _used() -> Conflict:
+    return Conflict("Inloggningen är redan använd eller har gått ut. Starta om.", code="order-already-used")
 
 
 def _audit(reason: str, auth_ref: str, clock: Clock, stores: SessionStores, result: FrejaResult | None = None) -> None:

@@ -24,7 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.definitions import BUCKETS, BUSES, QUEUES, TABLES, Bucket, Bus, Queue, Table, resource_name
-from infra.functions import BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR, HMAC_ARN_VAR
+from infra.functions import BANKID_CERT_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR, FREJA_ARN_VAR, HMAC_ARN_VAR
 
 APP_NAME = "e-services"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -32,6 +32,8 @@ METRICS_NAMESPACE = "EServices"  # POWERTOOLS_METRICS_NAMESPACE: the app's metri
 FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)  # SQS's maximum: time for an operator to redrive
 ACCESS_LOG_RETENTION_DAYS = 90  # S3 server access logs, as long as LOG_RETENTION keeps the function logs
 BOOKING_SYSTEMS = ("PASiS", "PMO")  # web booking's booking systems: the secret's keys, one error alarm each
+# Freja publishes two JWS signing certificates per environment (one in use, the next), for rotation.
+FREJA_SIGNING_CERTIFICATES = 2
 
 
 def api_access_log_group_name(stage: str) -> str:
@@ -188,10 +190,34 @@ class DataResources(Construct):
             ),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        # Freja eID (issue 12): the mTLS client certificate and key Freja issued us as relying party, and
+        # Freja's JWS signing certificates to trust (two per environment, for rotation). Filled by operators
+        # from Freja's onboarding (README) like the BankID certificate; empty placeholders of the shape
+        # chalicelib/auth/freja.py reads, never a value.
+        self.freja_secret = secretsmanager.Secret(
+            self,
+            "FrejaSecret",
+            secret_name=f"{APP_NAME}/{stage}/freja",
+            description='Freja eID RP API: {"clientCertificate": PEM, "clientKey": PEM, "trustedCertificates": '
+            "[PEM, PEM]}: the mTLS client certificate and key Freja issued us, and the Freja JWS signing "
+            "certificates to trust (two per environment, for rotation); filled by operators, read by api_handler",
+            encryption_key=self.data_key,
+            secret_string_value=cdk.SecretValue.unsafe_plain_text(
+                json.dumps(
+                    {
+                        "clientCertificate": "",
+                        "clientKey": "",
+                        "trustedCertificates": [""] * FREJA_SIGNING_CERTIFICATES,
+                    }
+                )
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
         self.secrets: dict[str, secretsmanager.Secret] = {
             HMAC_ARN_VAR: self.pnr_hmac_secret,
             BANKID_CERT_ARN_VAR: self.bankid_cert_secret,
             BOOKING_SYSTEMS_ARN_VAR: self.booking_systems_secret,
+            FREJA_ARN_VAR: self.freja_secret,
         }
 
     # -- builders -------------------------------------------------------------------------------

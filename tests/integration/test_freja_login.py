@@ -154,3 +154,14 @@ def test_cancel_and_unknown_orders(api):
     assert status == 200 and body["status"] == "failed"
     status, problem, _ = api.call("POST", "/auth/freja/collect", {"authRef": "no-such-order"})
     assert status == 404 and problem["code"] == "order-not-found"
+
+
+def test_an_untrusted_result_is_audited_once(api):
+    started = start(api)
+    freja_sim(
+        api, "POST", f"/sim/transactions/{started['authRef']}/approve", {"personalNumber": pnr("Sara"), "tamper": True}
+    )
+    assert collect_until_done(api, started["authRef"])[0] == 403
+    status, again, _ = api.call("POST", "/auth/freja/collect", {"authRef": started["authRef"]})
+    assert status == 409 and again["code"] == "order-already-used"
+    assert len(audit(f"EID#FREJA#{started['authRef']}")) == 1
