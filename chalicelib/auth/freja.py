@@ -282,9 +282,29 @@ def _tls(secret: dict[str, Any] | None, https: bool) -> ssl.SSLContext | bool:
     return context
 
 
+REBUILD_AFTER_S = 3600.0  # the secret's max_age: a newly trusted signing certificate is picked up within the hour
+
+
 @process_wide
+def _cache() -> dict[str, tuple[float, FrejaClient]]:
+    return {}
+
+
 def freja_client() -> FrejaClient:
-    """The process's client from config: FREJA_API_URL, FREJA_TRUSTED_CERTS_PATH and/or FREJA_SECRET_ARN."""
+    """The process's client, rebuilt from config once an hour (Freja rotates its signing certificates:
+    the operator adds the new one to the secret before Freja switches, infra/README.md)."""
+    import time
+
+    cache = _cache()
+    built = cache.get("client")
+    if built is None or time.monotonic() - built[0] > REBUILD_AFTER_S:
+        built = (time.monotonic(), _build())
+        cache["client"] = built
+    return built[1]
+
+
+def _build() -> FrejaClient:
+    """From config: FREJA_API_URL, FREJA_TRUSTED_CERTS_PATH and/or FREJA_SECRET_ARN."""
     import httpx
 
     config = settings()

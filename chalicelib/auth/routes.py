@@ -39,8 +39,12 @@ def bankid_client() -> service.BankID:
 
 def freja_client() -> freja_login.Freja:
     from chalicelib.auth.freja import freja_client as client  # lazily: httpx costs cold start
+    from chalicelib.core.errors import ConfigurationError, ServiceUnavailable
 
-    return client()
+    try:
+        return client()
+    except ConfigurationError:  # the operator has not filled in Freja's secret yet: unavailable, not a 500
+        raise ServiceUnavailable("Freja eID går inte att använda just nu.", code="freja-unavailable") from None
 
 
 def _end_user_ip() -> str:

@@ -402,3 +402,22 @@ def test_freja_client_from_the_secret_uses_mutual_tls(monkeypatch: pytest.Monkey
     assert set(client.trusted) == {sim.keys["1"].x5t, sim.keys["2"].x5t}
     assert loaded == [secret["clientCertificate"]]
     fresh_settings()
+
+
+def test_the_client_is_rebuilt_after_an_hour_to_pick_up_new_signing_certificates(
+    monkeypatch: pytest.MonkeyPatch, base: str, key_dir: Path
+):
+    import time
+
+    monkeypatch.setenv("FREJA_API_URL", base)
+    monkeypatch.setenv("FREJA_TRUSTED_CERTS_PATH", str(key_dir / TRUSTED_FILE))
+    monkeypatch.delenv("FREJA_SECRET_ARN", raising=False)
+    fresh_settings()
+    now = [time.monotonic()]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    first = freja.freja_client()
+    now[0] += freja.REBUILD_AFTER_S - 1
+    assert freja.freja_client() is first
+    now[0] += 2
+    assert freja.freja_client() is not first
+    fresh_settings()
