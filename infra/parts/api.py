@@ -43,19 +43,29 @@ class Throttle:
     burst: int
 
 
-# In front of the app (issue 7, defect 4); app.py takes each from a context value (README "API edge").
-# Per client IP per 5 minutes. A BankID login polls /qr every second and /collect every 2 s (about 50
-# requests for a 30 s QR login), so the /auth/ budget leaves room for several logins behind one NAT;
-# starting an order is what is abused (defect 4) and gets the tight limit.
+# In front of the app (issue 7, defect 4; issue 12); app.py takes each from a context value (README
+# "API edge"). Per client IP per 5 minutes. A BankID login polls /qr every second and /collect every 2 s
+# (about 50 requests for a 30 s QR login), so the budget of the e-ID flows (AUTH_FLOW_PREFIXES) leaves
+# room for several logins behind one NAT; starting an order is what is abused (defect 4) and gets the
+# tight limit, one budget per IP over all AUTH_START_PATHS together.
 WAF_AUTH_RATE_LIMIT = 1000
 WAF_AUTH_START_RATE_LIMIT = 100
 WAF_RATE_WINDOW_S = 300
 WAF_RETRY_AFTER_S = 60  # a rate-based block lasts until the IP's rate over the window falls below the limit
 API_THROTTLE = Throttle(rate_per_s=200, burst=400)  # every method of the stage (account limit: 10000/5000)
-AUTH_START_THROTTLE = Throttle(rate_per_s=10, burst=20)  # POST /auth/bankid/start: 36000 orders an hour
+# Each POST of AUTH_START_PATHS has its own bucket of this size (API Gateway throttles per method):
+# 36000 orders an hour per route.
+AUTH_START_THROTTLE = Throttle(rate_per_s=10, burst=20)
 THROTTLED_RETRY_AFTER_S = 2  # stage throttling refills its bucket every second
 UNAVAILABLE_RETRY_AFTER_S = 5
-AUTH_START_PATH = "/auth/bankid/start"
+# The routes (POST) that start an e-ID order: each order costs money at the e-ID provider, and the
+# provider keeps one order per person, so a start with someone's personnummer cancels theirs
+# (harassment). The tight WAF rule (AuthStartPerIp) and the AUTH_START_THROTTLE method setting cover
+# each; a new start route belongs here (tests/infrastructure/test_eid_start_limits.py looks for them).
+AUTH_START_PATHS = ("/auth/bankid/start", "/auth/freja/start", "/me/lock/start")
+# The e-ID flows (start, poll, cancel, logout) under the general per-IP rule (AuthPerIp). The self-lock
+# is a BankID sign order outside /auth/: its /collect polls like a login's.
+AUTH_FLOW_PREFIXES = ("/auth/", "/me/lock/")
 
 
 @dataclass(frozen=True)
@@ -239,8 +249,6 @@ class ApiEdge(Namespace):
         auth_start_throttle: Throttle,
     ) -> None:
         stage = data.stage
-        # "/auth/bankid/start" -> "/~1auth~1bankid~1start" (a method setting's path is escaped so).
-        start_path = "/" + AUTH_START_PATH.replace("/", "~1")
         rest_api.add_property_override(
             "MethodSettings",
             [
@@ -251,13 +259,17 @@ class ApiEdge(Namespace):
                     "ThrottlingBurstLimit": api_throttle.burst,
                     "DataTraceEnabled": False,  # full request/response logging would log bodies
                 },
-                {
-                    "ResourcePath": start_path,
-                    "HttpMethod": "POST",
-                    "ThrottlingRateLimit": auth_start_throttle.rate_per_s,
-                    "ThrottlingBurstLimit": auth_start_throttle.burst,
-                    "DataTraceEnabled": False,
-                },
+                *(
+                    {
+                        # "/auth/bankid/start" -> "/~1auth~1bankid~1start" (a method setting's path is escaped so).
+                        "ResourcePath": "/" + path.replace("/", "~1"),
+                        "HttpMethod": "POST",
+                        "ThrottlingRateLimit": auth_start_throttle.rate_per_s,
+                        "ThrottlingBurstLimit": auth_start_throttle.burst,
+                        "DataTraceEnabled": False,
+                    }
+                    for path in AUTH_START_PATHS
+                ),
             ],
         )
         rest_api.add_property_override(
@@ -311,9 +323,10 @@ class ApiEdge(Namespace):
                 cloud_watch_metrics_enabled=True, metric_name=f"{api_name}-{metric}", sampled_requests_enabled=False
             )
 
-        def path_starts_with(path: str) -> wafv2.CfnWebACL.StatementProperty:
-            # Through the execute-api URL the path carries the stage ("/api/auth/..."); through a custom
-            # domain mapped to the stage it does not. Decoded and normalised first ("//", "./", %2F).
+        def path_starts_with(paths: Sequence[str]) -> wafv2.CfnWebACL.StatementProperty:
+            """The URI path starts with any of `paths`. Through the execute-api URL the path carries the stage
+            ("/api/auth/..."); through a custom domain mapped to the stage it does not. Decoded and
+            normalised first ("//", "./", %2F)."""
             transformations = [
                 wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="URL_DECODE"),
                 wafv2.CfnWebACL.TextTransformationProperty(priority=1, type="NORMALIZE_PATH"),
@@ -329,12 +342,13 @@ class ApiEdge(Namespace):
                                 text_transformations=transformations,
                             )
                         )
+                        for path in paths
                         for prefix in (f"/{API_GATEWAY_STAGE}", "")
                     ]
                 )
             )
 
-        def rate_rule(name: str, priority: int, limit: int, path: str) -> wafv2.CfnWebACL.RuleProperty:
+        def rate_rule(name: str, priority: int, limit: int, paths: Sequence[str]) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
@@ -343,7 +357,7 @@ class ApiEdge(Namespace):
                         aggregate_key_type="IP",
                         limit=limit,
                         evaluation_window_sec=WAF_RATE_WINDOW_S,
-                        scope_down_statement=path_starts_with(path),
+                        scope_down_statement=path_starts_with(paths),
                     )
                 ),
                 action=wafv2.CfnWebACL.RuleActionProperty(
@@ -399,8 +413,11 @@ class ApiEdge(Namespace):
             },
             rules=[
                 managed_rule("AWSManagedRulesAmazonIpReputationList", 0),
-                rate_rule("AuthStartPerIp", 1, auth_start_rate_limit, AUTH_START_PATH),
-                rate_rule("AuthPerIp", 2, auth_rate_limit, "/auth/"),
+                # One count per IP over every start route together (a rate-based rule counts what its
+                # scope-down matches); the starts count against AuthPerIp too. Each path costs 2 byte
+                # matches of 22 WCUs; the ACL is ~1150 of the 1500 WCUs in the base price (test_eid_start_limits).
+                rate_rule("AuthStartPerIp", 1, auth_start_rate_limit, AUTH_START_PATHS),
+                rate_rule("AuthPerIp", 2, auth_rate_limit, AUTH_FLOW_PREFIXES),
                 # The common rule set blocks bodies over 8 KB; the app takes JSON up to 256 KB and answers
                 # 413 itself (attachments go to S3 directly), so that one rule only counts.
                 managed_rule("AWSManagedRulesCommonRuleSet", 3, count_only=("SizeRestrictions_BODY",)),

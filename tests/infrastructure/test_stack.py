@@ -994,21 +994,31 @@ def rest_api(t: Mapping[str, Any]) -> dict[str, Any]:
     return props
 
 
+# The e-ID order starts (issue 12): BankID login, Freja eID login, the BankID sign order of a self-lock.
+EID_STARTS = {
+    "/auth/bankid/start": "/~1auth~1bankid~1start",
+    "/auth/freja/start": "/~1auth~1freja~1start",
+    "/me/lock/start": "/~1me~1lock~1start",
+}
+
+
 def test_stage_throttling_and_a_tighter_limit_on_starting_logins(template_dict: dict[str, Any]) -> None:
     api = rest_api(template_dict)
     settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
-    assert set(settings) == {("/*", "*"), ("/~1auth~1bankid~1start", "POST")}
-    default, start = settings[("/*", "*")], settings[("/~1auth~1bankid~1start", "POST")]
+    assert set(settings) == {("/*", "*")} | {(escaped, "POST") for escaped in EID_STARTS.values()}
+    default = settings[("/*", "*")]
     assert (default["ThrottlingRateLimit"], default["ThrottlingBurstLimit"]) == (
         API_THROTTLE.rate_per_s,
         API_THROTTLE.burst,
     )
-    assert (start["ThrottlingRateLimit"], start["ThrottlingBurstLimit"]) == (
-        AUTH_START_THROTTLE.rate_per_s,
-        AUTH_START_THROTTLE.burst,
-    )
-    assert start["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
-    assert "post" in api["DefinitionBody"]["paths"]["/auth/bankid/start"]  # the setting names a real method
+    for path, escaped in EID_STARTS.items():
+        start = settings[(escaped, "POST")]
+        assert (start["ThrottlingRateLimit"], start["ThrottlingBurstLimit"]) == (
+            AUTH_START_THROTTLE.rate_per_s,
+            AUTH_START_THROTTLE.burst,
+        ), path
+        assert start["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert "post" in api["DefinitionBody"]["paths"][path]  # the setting names a real method
     for setting in settings.values():
         assert setting.get("DataTraceEnabled") is False  # never request/response bodies in execution logs
         assert setting.get("LoggingLevel", "OFF") == "OFF"
@@ -1194,9 +1204,23 @@ def waf_matches(statement: Mapping[str, Any], path: str) -> bool:
         ("/api//auth/./bankid/start", {"AuthStartPerIp", "AuthPerIp"}),
         ("/api/auth%2Fbankid%2Fstart", {"AuthStartPerIp", "AuthPerIp"}),
         ("/auth/bankid/start", {"AuthStartPerIp", "AuthPerIp"}),  # through a custom domain
+        ("/api/auth/freja/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api//auth/./freja/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api/auth%2Ffreja%2Fstart", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/auth/freja/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api/me/lock/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api//me/./lock/start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api/me%2Flock%2Fstart", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/api/me/x/../lock//start", {"AuthStartPerIp", "AuthPerIp"}),
+        ("/me/lock/start", {"AuthStartPerIp", "AuthPerIp"}),
         ("/api/auth/bankid/collect", {"AuthPerIp"}),
         ("/api/auth/bankid/qr", {"AuthPerIp"}),
+        ("/api/auth/freja/collect", {"AuthPerIp"}),
+        ("/api/auth/freja/cancel", {"AuthPerIp"}),
+        ("/api/me/lock/collect", {"AuthPerIp"}),
+        ("/me/lock/collect", {"AuthPerIp"}),
         ("/auth/logout", {"AuthPerIp"}),
+        ("/api/me", set()),
         ("/api/citizens/c-1/inbox", set()),
         ("/api/openapi.json", set()),
     ],

@@ -137,3 +137,4 @@ def test_another_citizens_lock_order_is_not_found(api):
     status, started, _ = api.call("POST", "/me/lock/start", {}, token=lars)
     status, problem, _ = api.call("POST", "/me/lock/collect", {"orderRef": started["orderRef"]}, token=sara)
     assert status == 404 and problem["code"] == "order-not-found"
+    bankid_sim(api, "POST", f"/sim/orders/{started['orderRef']}/fail", {})  # one order a person: end it
