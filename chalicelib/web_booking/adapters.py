@@ -231,7 +231,11 @@ def _http() -> httpx.Client:
 def booking_system(name: SystemName) -> ContractClient:
     """The adapter for a booking system, with its breaker (one per process and endpoint). A system
     without an endpoint answers as unavailable (503), never as a server error."""
-    endpoint = _endpoints().get(name) or {"url": "", "apiKey": ""}
+    try:
+        endpoint = _endpoints().get(name) or {"url": "", "apiKey": ""}
+    except Exception as error:  # the secret unreadable or malformed: 503 for the citizen, an error for us
+        logger.error("booking systems not configured", extra={"error": type(error).__name__})
+        endpoint = {"url": "", "apiKey": ""}
     return _adapter(name, endpoint["url"], endpoint["apiKey"])
 
 

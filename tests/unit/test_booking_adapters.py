@@ -114,3 +114,19 @@ def test_a_slot_without_a_time_zone_is_a_bad_answer():
     broken = {"resultCode": "OK", "timeslots": [{**SLOT, "startTimeInclusive": "2027-01-13T08:00:00"}]}
     with pytest.raises(BookingSystemUnavailable):
         adapter(answering(broken)).available("F", *_days())
+
+
+def test_an_unreadable_configuration_is_unavailable_not_a_server_error(monkeypatch):
+    from chalicelib.web_booking import adapters
+
+    monkeypatch.setenv("BOOKING_SYSTEMS", "{not json")
+    monkeypatch.delenv("BOOKING_SYSTEMS_SECRET_ARN", raising=False)
+    from tests.support import fresh_settings
+
+    fresh_settings()
+    try:
+        with pytest.raises(BookingSystemUnavailable):
+            adapters.booking_system("PASiS").schedule("1" * 12, ["F"])
+    finally:
+        monkeypatch.undo()
+        fresh_settings()
