@@ -315,67 +315,51 @@ def start_moto(stack: Stack) -> None:
     )
 
 
+def _start_simulator(
+    stack: Stack, name: str, what: str, module: str, port: int, *options: str, env: dict[str, str] | None = None
+) -> None:
+    """One of the local twins of an outside system (`python -m local.<module> --port N ...`), up once it
+    answers its own health check (`/sim/health`)."""
+    ensure_port_free(port, what)
+    process = spawn(name, [sys.executable, "-m", module, "--port", str(port), *options], stack.log_dir, env=env)
+    stack.processes[name] = process
+    wait_for(lambda: http_ok(f"http://{HOST}:{port}/sim/health"), what, process=process, cancelled=stack.stop_requested)
+
+
 def start_bankid(stack: Stack) -> None:
-    ensure_port_free(stack.ports.bankid, "the BankID simulator")
-    process = spawn(
-        "bankid", [sys.executable, "-m", "local.bankid_simulator", "--port", str(stack.ports.bankid)], stack.log_dir
-    )
-    stack.processes["bankid"] = process
-    wait_for(
-        lambda: http_ok(f"http://{HOST}:{stack.ports.bankid}/sim/health"),
-        "BankID simulator",
-        process=process,
-        cancelled=stack.stop_requested,
-    )
+    _start_simulator(stack, "bankid", "the BankID simulator", "local.bankid_simulator", stack.ports.bankid)
 
 
 def start_freja(stack: Stack) -> None:
     """The Freja eID simulator; its signing keys (and the certificates the API trusts) in `freja_key_dir()`,
     written before it answers its health check, so before the API starts; names from the stack's population."""
-    ensure_port_free(stack.ports.freja, "the Freja eID simulator")
-    args = [
-        sys.executable,
-        "-m",
+    _start_simulator(
+        stack,
+        "freja",
+        "the Freja eID simulator",
         "local.freja_simulator",
-        "--port",
-        str(stack.ports.freja),
+        stack.ports.freja,
         "--key-dir",
         str(freja_key_dir()),
         "--population",
         str(population_file(stack.ports)),
-    ]
-    process = spawn("freja", args, stack.log_dir)
-    stack.processes["freja"] = process
-    wait_for(
-        lambda: http_ok(f"http://{HOST}:{stack.ports.freja}/sim/health"),
-        "Freja eID simulator",
-        process=process,
-        cancelled=stack.stop_requested,
     )
 
 
 def start_booking(stack: Stack) -> None:
-    """PASiS and PMO: the booking-system simulator, on the stack's clock, with the seeded facilities."""
-    ensure_port_free(stack.ports.booking, "the booking-system simulator")
-    args = [
-        sys.executable,
-        "-m",
+    """PASiS and PMO: the booking-system simulator, on the stack's clock, with the seeded facilities. Its
+    api keys come from the stack's BOOKING_SYSTEMS, so both ends agree."""
+    _start_simulator(
+        stack,
+        "booking",
+        "the booking-system simulator",
         "local.booking_simulator",
-        "--port",
-        str(stack.ports.booking),
+        stack.ports.booking,
         "--clock-file",
         str(clock_file(stack.ports)),
         "--seed",
         str(ROOT / "testdata" / "web-booking.json"),
-    ]
-    # Its api keys come from the stack's BOOKING_SYSTEMS, so both ends agree.
-    process = spawn("booking", args, stack.log_dir, env={"BOOKING_SYSTEMS": stack.environment()["BOOKING_SYSTEMS"]})
-    stack.processes["booking"] = process
-    wait_for(
-        lambda: http_ok(f"http://{HOST}:{stack.ports.booking}/sim/health"),
-        "booking-system simulator",
-        process=process,
-        cancelled=stack.stop_requested,
+        env={"BOOKING_SYSTEMS": stack.environment()["BOOKING_SYSTEMS"]},
     )
 
 
