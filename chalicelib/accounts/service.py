@@ -21,7 +21,7 @@ from chalicelib.audit import repository as audit_repo
 from chalicelib.audit.models import AuditEntry, citizen_subject
 from chalicelib.audit.repository import AuditLog
 from chalicelib.core import dynamo
-from chalicelib.core.clock import Clock, iso, stockholm_date
+from chalicelib.core.clock import Clock, instant, iso, stockholm_date
 from chalicelib.core.concurrency import VersionConflict
 from chalicelib.core.errors import Forbidden, NotFound, Problem
 from chalicelib.core.ids import new_id
@@ -152,7 +152,7 @@ def add_login(uow: UnitOfWork, plan: LoginPlan, *, stores: AccountStores = STORE
                 action="account.unlock",
                 actor_kind="citizen",
                 actor=plan.citizen_id,
-                at=_instant(plan.at),
+                at=instant(plan.at),
                 details={"channel": "newer-e-id", "lockedAt": lock.locked_at, "lockChannel": lock.channel},
             ),
         )
@@ -189,10 +189,6 @@ def lock_by_citizen(uow: UnitOfWork, account: Account, *, at: datetime, stores: 
         ),
     )
     return replace(locked, version=account.version + 1)
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _new_account(

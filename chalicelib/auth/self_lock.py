@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chalicelib.accounts import service as accounts
 from chalicelib.auth import repository
-from chalicelib.auth.service import STORES, BankID, Principal, SessionStores, StartedOrder, _bankid_call, start_limits
+from chalicelib.auth.service import STORES, BankID, Principal, SessionStores, StartedOrder, bankid_call, start_limits
 from chalicelib.core import dynamo, rate_limit
 from chalicelib.core.clock import Clock, epoch_seconds
 from chalicelib.core.concurrency import VersionConflict
@@ -26,7 +26,7 @@ def start(
 ) -> StartedOrder:
     personnummer = principal.account.personnummer
     rate_limit.consume(start_limits(personnummer, end_user_ip), clock())
-    order = _bankid_call(
+    order = bankid_call(
         bankid.sign, end_user_ip=end_user_ip, user_visible_data=LOCK_TEXT, requirement={"personalNumber": personnummer}
     )
     now = clock()
@@ -54,7 +54,7 @@ def collect(
         or order.get("citizenId") != principal.citizen_id
     ):
         raise NotFound("Låsningen finns inte eller har gått ut. Starta om.", code="order-not-found")
-    result = _bankid_call(bankid.collect, order_ref)
+    result = bankid_call(bankid.collect, order_ref)
     status = result.get("status")
     if status != "complete":
         if status == "failed":

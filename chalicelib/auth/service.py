@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal, Protocol
 
 from chalicelib.accounts import service as accounts
@@ -23,7 +23,7 @@ from chalicelib.accounts.models import Account, AccountChanged, AccountExists
 from chalicelib.auth import repository
 from chalicelib.auth.repository import OrderUsed, SessionStore
 from chalicelib.core import dynamo, rate_limit
-from chalicelib.core.clock import Clock, epoch_seconds, iso, stockholm_date
+from chalicelib.core.clock import Clock, epoch_seconds, instant, iso, stockholm_date
 from chalicelib.core.config import settings
 from chalicelib.core.errors import (
     Conflict,
@@ -121,7 +121,7 @@ class Principal:
     session_digest: str = field(repr=False)
 
 
-def _bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+def bankid_call(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Maps BankID's errors to problems the app can show; never leaks BankID's raw details."""
     from bankid import exceptions as bankid_errors
 
@@ -174,7 +174,7 @@ def start(
 ) -> StartedOrder:
     rate_limit.consume(start_limits(personnummer, end_user_ip), clock())
     requirement = {"personalNumber": personnummer} if personnummer else None
-    order = _bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
+    order = bankid_call(bankid.authenticate, end_user_ip=end_user_ip, requirement=requirement)
     now = clock()
     stores.sessions.put_order(
         order["orderRef"],
@@ -205,7 +205,7 @@ def collect(
     clock: Clock,
     stores: SessionStores = STORES,
 ) -> CollectOutcome:
-    result = _bankid_call(bankid.collect, order_ref)
+    result = bankid_call(bankid.collect, order_ref)
     status = result.get("status")
     if status != "complete":
         if status == "failed":
@@ -267,7 +267,7 @@ def _newer_e_id(evidence: Evidence, lock: Any) -> bool:
         issued = date.fromisoformat(evidence.bank_id_issue_date)
     except ValueError:
         return False
-    locked_on = stockholm_date(datetime.fromisoformat(lock.locked_at.replace("Z", "+00:00")))
+    locked_on = stockholm_date(instant(lock.locked_at))
     return issued > locked_on
 
 
@@ -344,7 +344,7 @@ def _open_session(
 
 
 def cancel(order_ref: str, *, bankid: BankID, stores: SessionStores = STORES) -> None:
-    _bankid_call(bankid.cancel, order_ref)
+    bankid_call(bankid.cancel, order_ref)
     stores.sessions.delete_order(order_ref)
 
 

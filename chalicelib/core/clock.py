@@ -89,5 +89,10 @@ def scheduled_time(event: object) -> datetime | None:
     return found if found.tzinfo is not None else None
 
 
+def instant(value: str) -> datetime:
+    """The inverse of `iso`: a stored UTC instant ("...Z") as an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def epoch_seconds(instant: datetime) -> int:
     return int(instant.timestamp())

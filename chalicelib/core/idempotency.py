@@ -67,22 +67,27 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def fingerprint(request: Any) -> str:
+    """A keyed digest of a request (any JSON-able value): a retry has the same, another request not."""
+    return _digest("fingerprint", _canonical(request))
+
+
 def guard(scope: str, key: str | None, request: Any) -> Guard | None:
-    """The guard for (scope, key), fingerprinting `request` (any JSON-able value); None without a key."""
+    """The guard for (scope, key), fingerprinting `request`; None without a key."""
     if key is None:
         return None
-    return Guard(digest=_digest(scope, key), fingerprint=_digest("fingerprint", _canonical(request)))
+    return Guard(digest=_digest(scope, key), fingerprint=fingerprint(request))
 
 
 def content_guard(scope: str, request: Any, ttl_s: int) -> Guard:
     """A guard keyed by the request itself, for callers that send no key (the support desk's console
     events): the same event again within `ttl_s` is a retry (a double click, a Lambda retry); after
     that it is a new request."""
-    fingerprint = _digest("fingerprint", _canonical(request))
-    return Guard(digest=_digest(scope, fingerprint), fingerprint=fingerprint, ttl_s=ttl_s)
+    printed = fingerprint(request)
+    return Guard(digest=_digest(scope, printed), fingerprint=printed, ttl_s=ttl_s)
 
 
-def _reused() -> InvalidInput:
+def reused() -> InvalidInput:
     return InvalidInput(
         "Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel.",
         code="idempotency-key-reused",
@@ -105,7 +110,7 @@ def replayed_from(g: Guard | None, item: dict[str, Any] | None, now_epoch: int) 
         return None
     assert item is not None
     if item.get("fingerprint") != g.fingerprint:
-        raise _reused()
+        raise reused()
     result: dict[str, Any] = item.get("result") or {}
     return result
 

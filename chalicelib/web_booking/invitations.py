@@ -202,9 +202,9 @@ def _still_free(invitation: Invitation, systems: Systems) -> list[dict[str, str]
         held = systems(invitation.system).timeslots(
             invitation.clinic_id, [s.slot_id for s in invitation.slots], invitation_id=invitation.external_id
         )
-    except (BookingSystemUnavailable, BookingRefused) as error:
-        if isinstance(error, BookingSystemUnavailable):
-            raise unavailable(error, pending=False) from None
+    except BookingSystemUnavailable as error:
+        raise unavailable(error, pending=False) from None
+    except BookingRefused:
         return []
     free = {s.slot_id for s in held}
     offered = [s for s in invitation.slots if s.slot_id in free]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib.core.clock import instant
 from chalicelib.core.observability import logger
 from chalicelib.web_booking import repository, service
 from chalicelib.web_booking.booking_system import BookingRefused, BookingSystemUnavailable
@@ -37,7 +38,7 @@ def run(now: datetime, *, systems: service.Systems = service.default_systems) ->
         if slot is not None:
             service.confirm(op, slot, now)
             confirmed += 1
-        elif now - _instant(op.created_at) >= GIVE_UP_AFTER:
+        elif now - instant(op.created_at) >= GIVE_UP_AFTER:
             service.abandon(op)
             dropped += 1
         else:
@@ -48,7 +49,3 @@ def run(now: datetime, *, systems: service.Systems = service.default_systems) ->
     if confirmed or dropped:
         logger.info("booking operations settled", extra={"confirmed": confirmed, "dropped": dropped})
     return Run(confirmed, dropped, left)
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

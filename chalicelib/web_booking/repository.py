@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core import dynamo
-from chalicelib.core.clock import epoch_seconds, iso
+from chalicelib.core.clock import epoch_seconds, instant, iso
 from chalicelib.core.config import settings
 from chalicelib.core.errors import Conflict
 from chalicelib.core.unit_of_work import UnitOfWork
@@ -193,8 +193,7 @@ def get_invitation(invitation_id: str) -> Invitation | None:
 
 
 def _ttl(inv: Invitation) -> int:
-    expires = datetime.fromisoformat(inv.expires_at.replace("Z", "+00:00"))
-    return epoch_seconds(expires + INVITATION_TTL)
+    return epoch_seconds(instant(inv.expires_at) + INVITATION_TTL)
 
 
 def add_invitation(uow: UnitOfWork, inv: Invitation) -> None:

@@ -14,8 +14,6 @@ same Idempotency-Key, which resumes the same operation.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.arrivals import service as arrivals
 from chalicelib.audit import repository as audit_repository
 from chalicelib.clinics import service as clinics
-from chalicelib.core.clock import Clock, iso, stockholm, stockholm_date
+from chalicelib.core import idempotency
+from chalicelib.core.clock import Clock, instant, iso, stockholm, stockholm_date
 from chalicelib.core.errors import Conflict, Gone, InvalidInput, NotFound, ServiceUnavailable
 from chalicelib.core.idempotency import checked_key
 from chalicelib.core.observability import metrics
@@ -205,21 +204,14 @@ class Done:
     created: bool
 
 
-def _fingerprint(request: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-
-
 def existing_op(scope: str, key: str | None, request: dict[str, Any]) -> tuple[str, Operation | None]:
     """The operation id for this call, and the operation a retry with the same key finds."""
     the_id = op_id(scope, checked_key(key))
     if key is None:
         return the_id, None
     existing = repository.get_op(the_id)
-    if existing is not None and existing.fingerprint != _fingerprint(request):
-        raise InvalidInput(
-            "Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel.",
-            code="idempotency-key-reused",
-        )
+    if existing is not None and existing.fingerprint != idempotency.fingerprint(request):
+        raise idempotency.reused()
     return the_id, existing
 
 
@@ -245,7 +237,7 @@ def new_op(
         citizen_id=subject.citizen_id,
         actor_citizen_id=subject.actor_citizen_id,
         actor_name=subject.actor_name if subject.proxy else None,
-        fingerprint=_fingerprint(request),
+        fingerprint=idempotency.fingerprint(request),
         created_at=iso(now),
         reconcile_at=iso(now + RECONCILE_AFTER),
         **fields,
@@ -305,8 +297,8 @@ def stored_slot(op: Operation) -> Timeslot:
     assert op.slot_id and op.starts_at and op.ends_at
     return Timeslot(
         slot_id=op.slot_id,
-        starts_at=datetime.fromisoformat(op.starts_at.replace("Z", "+00:00")),
-        ends_at=datetime.fromisoformat(op.ends_at.replace("Z", "+00:00")),
+        starts_at=instant(op.starts_at),
+        ends_at=instant(op.ends_at),
         facility=op.clinic_id,
         time_type_name=op.time_type_name or "",
         bookable_online=True,
