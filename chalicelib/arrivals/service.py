@@ -20,7 +20,7 @@ from chalicelib.core.clock import iso
 from chalicelib.core.ids import new_id
 from chalicelib.core.unit_of_work import UnitOfWork
 
-InboxKind = Literal["case", "message", "notice", "booking", "invitation"]
+InboxKind = Literal["case", "message", "notice", "booking", "invitation", "form"]
 
 
 def new_item(

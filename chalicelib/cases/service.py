@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from chalicelib.clinics.service import Clinic
     from chalicelib.core.unit_of_work import UnitOfWork
 
-__all__ = ["Created", "citizen_may_see", "citizen_message", "citizen_view", "complain", "start_case"]
+__all__ = [
+    "Created",
+    "citizen_may_see",
+    "citizen_message",
+    "citizen_view",
+    "complain",
+    "open_case",
+    "start_case",
+]
 
 COMPLAINT_CASE_TYPE = "synpunkter-klagomal"
 
@@ -54,7 +62,7 @@ def start_case(
     case_type = clinic.case_type(case_type_id)
     if case_type is None or not case_type.active:
         raise InvalidInput("Mottagningen tar inte emot den här typen av ärenden.", code="case-type-not-offered")
-    return _open_case(
+    return open_case(
         subject,
         clinic=clinic,
         case_type_id=case_type.id,
@@ -69,7 +77,7 @@ def start_case(
     )
 
 
-def _open_case(
+def open_case(
     subject: Subject,
     *,
     clinic: Clinic,
@@ -84,7 +92,13 @@ def _open_case(
     stores: CaseStores,
     kind: str = "case",
     complaint: dict[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Created:
+    """Opens a case for `subject` at `clinic`: one transaction (case, first message, history, inbox item,
+    attachments, guard). `kind` names what started it (a case, a complaint, a form's answers, a
+    prescription renewal, ...); `extra` are the kind's own fields, stored on the case and part of the
+    Idempotency-Key's fingerprint (e.g. `{"form": ...}` with the answers and the form version they
+    answered)."""
     scope = f"{kind}:{subject.actor_citizen_id}:{subject.citizen_id}"
     guard = idempotency.guard(
         scope,
@@ -96,6 +110,7 @@ def _open_case(
             "body": body,
             "attachments": attachment_ids,
             "complaint": complaint,
+            **({"extra": dict(extra)} if extra else {}),
         },
     )
     if first := threads.replayed(guard, clock):
@@ -120,6 +135,7 @@ def _open_case(
         "startedBy": author,
         "attachmentsAllowed": attachments_allowed,
         "complaint": complaint,
+        **(extra or {}),
     }
     created = threads.create(
         case,
@@ -181,7 +197,7 @@ def complain(
         clinic = stores.clinics.patient_board(board_region or "")
         complaint["location"] = location
         type_id, type_name, allowed = COMPLAINT_CASE_TYPE, "Synpunkter och klagomål", False
-    return _open_case(
+    return open_case(
         subject,
         clinic=clinic,
         case_type_id=type_id,

@@ -12,7 +12,7 @@ from chalicelib.core.schemas import ApiModel
 
 class InboxItem(ApiModel):
     id: str
-    kind: Literal["case", "message", "notice", "booking", "invitation"]
+    kind: Literal["case", "message", "notice", "booking", "invitation", "form"]
     subject: str
     from_: str = Field(alias="from")
     created_at: str
