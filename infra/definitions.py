@@ -236,9 +236,19 @@ ATTACHMENTS_BUCKET = Bucket(
     expire_prefixes=(("pending/", 1),),
 )
 
+# Documents the backend makes for care's record systems (issue 13): the health declaration's PDF of medically
+# relevant answers under health-declarations/<declarationId>.pdf, written by health_declaration_pdf,
+# read by staff through the API. Kept until two years after the declaration stopped being valid (at most
+# 12 months + 2 years = 1097 days after it was made; the declaration's own items go by TTL then).
+DOCUMENTS_BUCKET = Bucket(
+    logical_id="DocumentsBucket",
+    env_var="DOCUMENTS_BUCKET",
+    expire_prefixes=(("health-declarations/", 1100),),
+)
+
 TABLES: tuple[Table, ...] = (MAIN_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
 QUEUES: tuple[Queue, ...] = (NOTIFICATIONS_QUEUE, BOOKINGS_QUEUE, NOTICE_RELEASE_QUEUE, POPULATION_EVENTS_QUEUE)
-BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET,)
+BUCKETS: tuple[Bucket, ...] = (ATTACHMENTS_BUCKET, DOCUMENTS_BUCKET)
 BUSES: tuple[Bus, ...] = (BOOKINGS_BUS,)
 
 

@@ -26,6 +26,7 @@ from infra.definitions import (
     AUDIT_TABLE,
     BOOKINGS_BUS,
     BOOKINGS_QUEUE,
+    DOCUMENTS_BUCKET,
     MAIN_TABLE,
     NOTICE_RELEASE_QUEUE,
     NOTIFICATIONS_QUEUE,
@@ -267,6 +268,10 @@ def _admin(name: str) -> Function:
     )
 
 
+# The health declarations' PDFs (R-46) in the documents bucket: written by health_declaration_pdf, read by
+# api_handler (staff), keyed by declaration id (chalicelib/health_declarations/storage.py).
+HEALTH_DECLARATION_PDFS = "health-declarations/"
+
 # The provider quotas bound the sender: MaximumConcurrency × NOTIFICATION_SEND_RATE_PER_S (default 4 per
 # process) = 12 calls/s ≤ SES's 14/s and SNS SMS's 20/s defaults (docs/architecture.md, Delivery guarantees).
 NOTIFICATION_SENDERS = 3
@@ -289,6 +294,8 @@ FUNCTIONS: dict[str, Function] = registry(
             # GETs reach checked files only.
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject",), prefix="pending/"),
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:GetObject",), prefix="files/"),
+            # Staff fetch a health declaration's PDF through the API (R-46); nothing else of the bucket.
+            ObjectGrant(DOCUMENTS_BUCKET.logical_id, ("s3:GetObject",), prefix=HEALTH_DECLARATION_PDFS),
         ),
         # .chalice/config.json says the same; the DynamoDB client's worst case (core/dynamo.py) fits inside,
         # and so does a booking-system call (web_booking adapters: connect 2 s, read 5 s, one retry, at most
@@ -297,7 +304,9 @@ FUNCTIONS: dict[str, Function] = registry(
         timeout_s=15,
     ),
     # Attachments (R-23, R-24): judges an upload under pending/, moves it to files/ (copy: read the
-    # source, write the target) or deletes it, and records the verdict on the attachment.
+    # source, write the target) or deletes it, and records the verdict on the attachment. A JPEG/PNG is
+    # decoded and saved again without its metadata (issue 13): a 48-megapixel photo turned upright peaks
+    # at ~400 MB besides the runtime, hence 1024 MB (and the CPU that comes with it).
     Function(
         "attachment_uploaded",
         ObjectsCreated(ATTACHMENTS_BUCKET, prefix="pending/"),
@@ -307,6 +316,7 @@ FUNCTIONS: dict[str, Function] = registry(
             ObjectGrant(ATTACHMENTS_BUCKET.logical_id, ("s3:PutObject", "s3:DeleteObject"), prefix="files/"),
         ),
         list_buckets=(ATTACHMENTS_BUCKET.logical_id,),
+        memory_mb=1024,
     ),
     # R-24: when TTL deletes a case, its messages, history, inbox item and files go too. Only deletions
     # matter (TTL's REMOVE of a case or an unused upload).
@@ -494,6 +504,29 @@ FUNCTIONS: dict[str, Function] = registry(
         query_indexes={MAIN_TABLE.logical_id: ("gsi5",)},  # the operations in between, by due time
         secrets=(HMAC_ARN_VAR, BOOKING_SYSTEMS_ARN_VAR),
         timeout_s=60,
+    ),
+    # R-46 (issue 13; chalicelib/health_declarations/events.py): a submitted health declaration → the PDF of its
+    # medically relevant answers in the documents bucket (encrypted with the data key). Only the INSERT of a
+    # declaration invokes it, and its new image holds everything the PDF shows (no read). UpdateItem: the PDF
+    # recorded on the declaration; GetItem: an operator's rebuild by id ({"rebuild": [ids]}); PutObject under
+    # health-declarations/ only. A failed record is retried at once, 5 times (each attempt < 30 s), then goes to
+    # the alarmed on-failure queue: ready within seconds normally, settled within ~3 minutes either way.
+    Function(
+        "health_declaration_pdf",
+        StreamRecords(
+            MAIN_TABLE,
+            batch_size=10,
+            filters=(
+                {
+                    "eventName": ["INSERT"],
+                    "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "HEALTHDECL#"}]}, "sk": {"S": ["DECLARATION"]}}},
+                },
+            ),
+        ),
+        tables={MAIN_TABLE.logical_id: ("dynamodb:GetItem", "dynamodb:UpdateItem")},
+        objects=(ObjectGrant(DOCUMENTS_BUCKET.logical_id, ("s3:PutObject",), prefix=HEALTH_DECLARATION_PDFS),),
+        memory_mb=1024,  # fpdf2's import and the layout are CPU-bound: more memory, more CPU
+        timeout_s=30,
     ),
     # The support desk's actions (docs/runbooks/), invoked from the console.
     _admin("admin_lock_account"),

@@ -44,7 +44,7 @@ class Suppression:
 
 # DataResources.failure_queue's ids, and the dead-letter queue of an event bus (DataResources._bus)
 _FAILURE_QUEUES = r"(InvokeFailures|StreamFailures|ScheduleDlq|BusDlq)"
-_DATA_BUCKETS = r"(AttachmentsBucket|AccessLogsBucket)"
+_DATA_BUCKETS = r"(AttachmentsBucket|DocumentsBucket|AccessLogsBucket)"
 
 SUPPRESSIONS: tuple[Suppression, ...] = (
     # --- functions (every Lambda function of the app) ---
@@ -173,7 +173,8 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     ),
     Suppression(
         "HIPAA.Security-S3BucketVersioningEnabled",
-        "A deleted attachment (retention R-24) or expired log must be gone, not kept as a noncurrent version",
+        "A deleted attachment (retention R-24), an expired health declaration's PDF or an expired log must be gone, "
+        "not kept as a noncurrent version",
         (BUCKET,),
         resources=_DATA_BUCKETS,
     ),

@@ -381,12 +381,26 @@ def start_api(stack: Stack) -> None:
     )
 
 
+PUMP_READY_S = 30.0
+
+
 def start_pump(stack: Stack) -> None:
+    """Starts the pump and waits for its `started` line: before it, the bucket pollers are still taking
+    the objects already there as delivered (a first start), so an upload made then would never be checked."""
+    log_file = stack.log_dir / "pump.log"
+    offset = log_file.stat().st_size if log_file.exists() else 0  # the log is appended to across runs
     process = spawn("pump", [sys.executable, "-m", "local.pump"], stack.log_dir, env=stack.environment())
     stack.processes["pump"] = process
-    time.sleep(0.5)
-    if process.poll() is not None:
-        raise RuntimeError("the event pump exited at start; see pump.log")
+    deadline = time.monotonic() + PUMP_READY_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the event pump exited at start; see pump.log")
+        with open(log_file, "rb") as handle:
+            handle.seek(offset)
+            if b'{"pump": "started"' in handle.read():
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the event pump did not start within 30 s; see pump.log")
 
 
 def bootstrap_resources(stack: Stack, seed: bool = True) -> None:

@@ -37,3 +37,5 @@ class Attachment:
     object_key: str | None = None  # files/<id> once checked
     checked_at: str | None = None
     attached_at: str | None = None
+    # A photo's metadata the content check removed (content.METADATA_KINDS, e.g. ("gps", "exif"))
+    metadata_removed: tuple[str, ...] = ()

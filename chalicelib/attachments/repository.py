@@ -1,7 +1,8 @@
 """Keys and DynamoDB calls for attachments (the bucket is `storage.py`).
 
 Main table:
-  ATTACHMENT#<id> / ATTACHMENT → the attachment; `expiresAt` (TTL) while it is not bound to a message
+  ATTACHMENT#<id> / ATTACHMENT → the attachment; `expiresAt` (TTL) while it is not bound to a message;
+                                `metadataRemoved` once checked (what the content check took out of a photo)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def attachment_from_item(item: dict[str, Any]) -> Attachment:
         object_key=item.get("objectKey"),
         checked_at=item.get("checkedAt"),
         attached_at=item.get("attachedAt"),
+        metadata_removed=tuple(str(kind) for kind in item.get("metadataRemoved") or ()),
     )
 
 
@@ -194,16 +196,26 @@ def _update_if_pending(attachment_id: str, expression: str, names: dict[str, str
     return True
 
 
-def mark_checked(attachment_id: str, *, size: int, content_type: str, object_key: str, now_iso: str) -> bool:
+def mark_checked(
+    attachment_id: str,
+    *,
+    size: int,
+    content_type: str,
+    object_key: str,
+    now_iso: str,
+    metadata_removed: tuple[str, ...] = (),
+) -> bool:
     return _update_if_pending(
         attachment_id,
-        "SET #status = :checked, #size = :size, contentType = :type, objectKey = :key, checkedAt = :now",
+        "SET #status = :checked, #size = :size, contentType = :type, objectKey = :key, checkedAt = :now, "
+        "metadataRemoved = :removed",
         {"#size": "size"},
         checked="checked",
         size=size,
         type=content_type,
         key=object_key,
         now=now_iso,
+        removed=list(metadata_removed),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from chalicelib.core.schemas import ApiModel
@@ -26,3 +28,8 @@ class UploadOut(ApiModel):
 class LinkOut(ApiModel):
     url: str
     expires_at: str
+    metadata_removed: list[Literal["gps", "exif", "xmp", "iptc", "comment", "text"]] | None = Field(
+        default=None,
+        description="A photo (JPEG/PNG) whose metadata the content check removed before storing it: what it had",
+    )
+    notice: str | None = Field(default=None, description="What was removed from the photo, in Swedish, for the citizen")

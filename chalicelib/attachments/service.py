@@ -2,8 +2,9 @@
 
 Flow: `create_upload` writes a pending attachment (24 h TTL) and returns a presigned POST bound to
 the declared type and size → the app uploads to `pending/<id>` → S3 invokes `attachment_uploaded`,
-which judges the content (`content.judge`), moves what passes to `files/<id>` and marks it checked,
-or deletes the upload and marks it rejected → the caller binds them with `attach` in its message's unit of work
+which judges the content (`content.judge`), moves what passes to `files/<id>` (a JPEG or PNG saved
+again without its metadata, `content.strip_metadata`) and marks it checked, or deletes the upload and
+marks it rejected → the caller binds them with `attach` in its message's unit of work
 (the pending TTL goes; the file lives as long as the case, R-24) → `download_url` gives a 60 s link.
 Whether a caller may see an attachment, and whether a case type allows attachments (R-22), is the
 caller's decision.
@@ -60,12 +61,42 @@ def _not_checked() -> Conflict:
     )
 
 
-def _rejected() -> InvalidInput:
+_REJECTED = "Filen kunde inte godkännas. Bara PDF, GIF, JPEG och PNG på högst 20 MB kan bifogas."
+# Why a photo was refused, in words the citizen can act on (the other reasons share _REJECTED).
+_REJECTED_PHOTO = {
+    content.UNREADABLE_IMAGE: "Bilden kunde inte läsas. Kontrollera att det är en hel JPEG- eller PNG-bild och "
+    "ladda upp den igen.",
+    content.IMAGE_TOO_LARGE: "Bilden har för många bildpunkter. Förminska den och ladda upp den igen.",
+}
+
+
+def _rejected(reason: str | None = None) -> InvalidInput:
     return InvalidInput(
-        "Filen kunde inte godkännas. Bara PDF, GIF, JPEG och PNG på högst 20 MB kan bifogas.",
+        _REJECTED_PHOTO.get(reason or "", _REJECTED),
         code="attachment-rejected",
         title="Filen godkändes inte",
+        extra={"reason": reason} if reason else None,
     )
+
+
+# What the citizen is told a photo lost (content.METADATA_KINDS), in that order.
+METADATA_LABELS = {
+    "gps": "platsuppgifter (GPS)",
+    "exif": "kamerainformation (EXIF)",
+    "xmp": "XMP-metadata",
+    "iptc": "IPTC-uppgifter",
+    "comment": "kommentarer",
+    "text": "textfält",
+}
+
+
+def metadata_notice(removed: tuple[str, ...] | list[str]) -> str | None:
+    """The Swedish notice for a photo whose metadata the content check removed; None when nothing was."""
+    labels = [METADATA_LABELS[kind] for kind in content.METADATA_KINDS if kind in removed]
+    if not labels:
+        return None
+    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " och " + labels[-1]
+    return f"Vi tog bort dold information från bilden innan den sparades: {listed}. Själva bilden är densamma."
 
 
 # ------------------------------------------------------------------ upload
@@ -232,7 +263,7 @@ def attach(
         if attachment.status == "pending":
             raise _not_checked()
         if attachment.status == "rejected":
-            raise _rejected()
+            raise _rejected(attachment.reject_reason)
     for attachment_id in ids:
         repository.attach(
             uow,
@@ -314,20 +345,29 @@ def content_disposition(disposition: Disposition, file_name: str, content_type: 
 
 def download_url(
     attachment: Attachment, *, disposition: Literal["inline", "attachment"], clock: Clock
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """A presigned GET valid 60 s for a checked file: `inline` to preview (R-25, R-26), `attachment`
-    to download. The response carries the checked type and a safe file name, and is not cached."""
+    to download. The response carries the checked type and a safe file name, and is not cached. For a
+    photo that lost metadata in the content check: what (`metadataRemoved`) and a Swedish `notice`."""
     if attachment.status == "pending":
         raise _not_checked()
     if attachment.status != "checked" or not attachment.object_key:
-        raise _rejected()
+        raise _rejected(attachment.reject_reason)
     url = storage.presigned_get(
         attachment.object_key,
         content_type=attachment.content_type,
         content_disposition=content_disposition(disposition, attachment.file_name, attachment.content_type),
         expires_s=DOWNLOAD_URL_SECONDS,
     )
-    return {"url": url, "expiresAt": iso(clock() + timedelta(seconds=DOWNLOAD_URL_SECONDS))}
+    link: dict[str, Any] = {"url": url, "expiresAt": iso(clock() + timedelta(seconds=DOWNLOAD_URL_SECONDS))}
+    return {**link, **metadata_info(attachment)}
+
+
+def metadata_info(attachment: Attachment) -> dict[str, Any]:
+    """`{metadataRemoved, notice}` for a photo whose metadata the content check removed, else `{}`:
+    for wherever an attachment is shown to the citizen."""
+    notice = metadata_notice(attachment.metadata_removed)
+    return {"metadataRemoved": list(attachment.metadata_removed), "notice": notice} if notice else {}
 
 
 # ------------------------------------------------------------------ the content check
@@ -344,7 +384,10 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
 
     Safe to repeat: an attachment that is no longer pending is skipped (and any later upload to its
     key deleted). What passes is copied to `files/<id>` *before* it is marked checked, so a checked
-    attachment always has its file; the upload is deleted last.
+    attachment always has its file; the upload is deleted last. A JPEG or PNG is decoded and saved
+    again without its metadata (`content.strip_metadata`), and what was removed is recorded on the
+    attachment; one that cannot be decoded, or has too many pixels, is rejected. Uploads by staff go
+    through the same check.
     """
     pending = storage.pending_key(attachment_id)
     attachment = repository.get(attachment_id)
@@ -357,15 +400,18 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
     stored = storage.head(pending)
     if stored is None:
         return UploadCheck("skipped", "no-object")
-    head = b""
-    if 0 < stored.size <= MAX_BYTES:
-        read = storage.read_start(pending, stored.etag, content.SNIFF_BYTES)
-        if read is None:
-            return UploadCheck("skipped", "object-replaced")
-        head = read
+    read = _read_upload(pending, stored, attachment.content_type)
+    if read is None:
+        return UploadCheck("skipped", "object-replaced")
+    head, whole = read
     verdict = content.judge(
         head, size=stored.size, declared_type=attachment.content_type, declared_size=attachment.size
     )
+    photo = None
+    if verdict.accepted and verdict.content_type in content.PHOTO_TYPES and whole is not None:
+        photo = content.strip_metadata(whole, verdict.content_type)
+        if photo.reason:
+            verdict = content.Verdict(False, verdict.content_type, photo.reason)
     now = iso(clock())
     if not verdict.accepted:
         reason = verdict.reason or content.UNKNOWN_TYPE
@@ -374,10 +420,18 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
         return UploadCheck("rejected", reason) if decided else UploadCheck("skipped", "decided-meanwhile")
     target = storage.files_key(attachment_id)
     checked_type = verdict.content_type or attachment.content_type
-    if not storage.copy(pending, target, etag=stored.etag, content_type=checked_type):
+    if photo is not None:
+        # Only the cleaned photo is stored; the upload with its metadata is deleted below.
+        storage.put(target, photo.data, content_type=checked_type)
+    elif not storage.copy(pending, target, etag=stored.etag, content_type=checked_type):
         return UploadCheck("skipped", "object-replaced")
     if repository.mark_checked(
-        attachment_id, size=stored.size, content_type=checked_type, object_key=target, now_iso=now
+        attachment_id,
+        size=len(photo.data) if photo is not None else stored.size,
+        content_type=checked_type,
+        object_key=target,
+        now_iso=now,
+        metadata_removed=photo.removed if photo is not None else (),
     ):
         storage.delete_object(pending)
         return UploadCheck("checked")
@@ -387,6 +441,19 @@ def check_upload(attachment_id: str, *, clock: Clock) -> UploadCheck:
         storage.delete_object(target)
     storage.delete_object(pending)
     return UploadCheck("skipped", "decided-meanwhile")
+
+
+def _read_upload(pending: str, stored: storage.StoredObject, declared_type: str) -> tuple[bytes, bytes | None] | None:
+    """(first bytes, whole file or None) of the upload; None when it was replaced meanwhile. A declared
+    photo is read whole in one GET (judged by its first bytes, then cleaned); anything else only its
+    first bytes. Nothing is read of an empty or oversized upload (the verdict needs only its size)."""
+    if not 0 < stored.size <= MAX_BYTES:
+        return b"", None
+    if declared_type in content.PHOTO_TYPES:
+        whole = storage.read_all(pending, stored.etag)
+        return (whole[: content.SNIFF_BYTES], whole) if whole is not None else None
+    head = storage.read_start(pending, stored.etag, content.SNIFF_BYTES)
+    return (head, None) if head is not None else None
 
 
 # ------------------------------------------------------------------ retention

@@ -1,7 +1,7 @@
 """The attachments bucket: S3 keys and calls. Keys carry only the random id, never a name or a person:
 
   pending/<id>  the upload, until the content check (a lifecycle rule deletes leftovers after a day)
-  files/<id>    a file that passed the check
+  files/<id>    a file that passed the check (a photo: saved again without its metadata)
 
 The client is the process's one S3 client (`core.clients.s3`); the bucket comes from `settings()`.
 """
@@ -109,6 +109,25 @@ def read_start(object_key: str, etag: str, length: int) -> bytes | None:
         raise
     with response["Body"] as body:
         return body.read(length)
+
+
+def read_all(object_key: str, etag: str) -> bytes | None:
+    """The whole object, exactly the version with `etag` (a photo to clean, at most 20 MB); None when it
+    is gone or was replaced meanwhile."""
+    try:
+        response = clients.s3().get_object(Bucket=bucket(), Key=object_key, IfMatch=etag)
+    except Exception as error:
+        if _error_code(error) in _MISSING | _CHANGED:
+            return None
+        raise
+    with response["Body"] as body:
+        data: bytes = body.read()
+        return data
+
+
+def put(object_key: str, data: bytes, *, content_type: str) -> None:
+    """Stores `data` (a cleaned photo) under `object_key` with the checked type."""
+    clients.s3().put_object(Bucket=bucket(), Key=object_key, Body=data, ContentType=content_type)
 
 
 def copy(source_key: str, target_key: str, *, etag: str, content_type: str) -> bool:

@@ -33,7 +33,7 @@ def _created(result: Created, field: str) -> Response:
     bp,
     "/citizens/{cid}/cases",
     "POST",
-    summary="Start a case",
+    summary="Start a case (a local e-service's form: with its answers, R-50)",
     tag=TAG,
     models=MODELS,
     request="StartCaseRequest",
@@ -56,6 +56,7 @@ def start_case(cid: str) -> Response:
         attachment_ids=body.attachment_ids,
         idempotency_key=idempotency_key(bp.current_request),
         clock=system_clock,
+        answers=body.answers,
     )
     return _created(result, "caseId")
 

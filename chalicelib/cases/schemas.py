@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, StringConstraints, model_validator
 
 from chalicelib.core.schemas import ApiModel, PersonnummerField
 
@@ -14,12 +14,48 @@ Subject = Field(min_length=1, max_length=200)
 AttachmentIds: list[str] = Field(default_factory=list, max_length=20)
 
 
+AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Answers = Field(
+    default=None,
+    max_length=50,
+    description="R-50: for a case type with a form, `{componentId: value}`: an option's id (single-choice), a "
+    "list of option ids (multi-choice), text (free-text), an ISO date (date), true (terms); the files of an "
+    "attachments component go in attachmentIds. Checked against the form's current version: 422 "
+    "`answer-required` / `answer-invalid` / `answer-unknown` naming the question, with `componentId`",
+)
+
+
 class StartCaseRequest(ApiModel):
     clinic_id: str = Field(min_length=1, max_length=64)
     case_type_id: str = Field(min_length=1, max_length=64)
-    subject: str = Subject
-    body: str = Body
+    subject: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Left out on a form: the case type's name"
+    )
+    body: str | None = Field(
+        default=None, min_length=1, max_length=10_000, description="Needed unless the case type has a form"
+    )
     attachment_ids: list[str] = AttachmentIds
+    answers: dict[AnswerKey, JsonValue] | None = Answers
+
+
+class FormAnswer(ApiModel):
+    """One question of the form a case was answered with, as it was then (R-50)."""
+
+    component_id: str
+    label: str
+    kind: str
+    value: JsonValue = Field(description="The answer; null when left unanswered")
+    option_labels: list[str] | None = Field(default=None, description="Choice questions: the chosen options' labels")
+
+
+class FormAnswers(ApiModel):
+    """A case's structured answers with the form version they answered (later changes of the case type
+    do not change them)."""
+
+    version: int
+    answers: list[FormAnswer]
+    form_id: str | None = Field(default=None, description="R-51: the form care sent, when the case answers one")
+    sent_by: dict[str, Any] | None = Field(default=None, description="R-51: who sent the form (HSA-id, name)")
 
 
 class MessageRequest(ApiModel):
@@ -112,6 +148,13 @@ class Message(ApiModel):
 class StaffCaseView(CaseSummary):
     clinic_id: str
     complaint: dict[str, Any] | None = None
+    form: FormAnswers | None = Field(default=None, description="R-50/R-51: the answers of a form case")
+    renewal: dict[str, Any] | None = Field(
+        default=None, description="R-52: a prescription renewal's medicines (from the list) and free text"
+    )
+    supply_order: dict[str, Any] | None = Field(
+        default=None, description="R-53: a supply order's items and delivery (pickup point, home or other address)"
+    )
     citizen: dict[str, Any]
     messages: list[Message]
     history: list[dict[str, Any]]

@@ -13,7 +13,7 @@ the unit tests hand in-memory twins (`tests/unit/fakes/cases.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from chalicelib.cases import threads
 from chalicelib.cases.models import Created
 from chalicelib.cases.ports import STORES, CaseStores
 from chalicelib.cases.repository import CaseRepository
+from chalicelib.clinics import components
 from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, iso, stockholm_date
 from chalicelib.core.errors import InvalidInput, NotFound
@@ -51,29 +52,40 @@ def start_case(
     *,
     clinic_id: str,
     case_type_id: str,
-    title: str,
-    body: str,
+    title: str | None,
+    body: str | None,
     attachment_ids: list[str],
     idempotency_key: str | None,
     clock: Clock,
     stores: CaseStores = STORES,
+    answers: Mapping[str, Any] | None = None,
 ) -> Created:
     clinic = stores.clinics.get(clinic_id)
     case_type = clinic.case_type(case_type_id)
     if case_type is None or not case_type.active:
         raise InvalidInput("Mottagningen tar inte emot den här typen av ärenden.", code="case-type-not-offered")
+    # R-50: a local e-service's answers are checked against its form's current version and kept with it
+    subject_line, text, extra = components.prepare_case(
+        case_type.form,
+        case_type_name=case_type.name,
+        title=title,
+        body=body,
+        answers=answers,
+        attachment_ids=attachment_ids,
+    )
     return open_case(
         subject,
         clinic=clinic,
         case_type_id=case_type.id,
         case_type_name=case_type.name,
-        title=title,
-        body=body,
+        title=subject_line,
+        body=text,
         attachment_ids=attachment_ids,
         attachments_allowed=case_type.attachments_allowed,
         idempotency_key=idempotency_key,
         clock=clock,
         stores=stores,
+        extra=extra,
     )
 
 
@@ -93,12 +105,14 @@ def open_case(
     kind: str = "case",
     complaint: dict[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    also: Callable[[UnitOfWork, str], None] | None = None,
 ) -> Created:
     """Opens a case for `subject` at `clinic`: one transaction (case, first message, history, inbox item,
     attachments, guard). `kind` names what started it (a case, a complaint, a form's answers, a
     prescription renewal, ...); `extra` are the kind's own fields, stored on the case and part of the
     Idempotency-Key's fingerprint (e.g. `{"form": ...}` with the answers and the form version they
-    answered)."""
+    answered); `also(uow, case_id)` adds the kind's own writes to the same transaction (e.g. a sent
+    form marked answered by this case, conditionally)."""
     scope = f"{kind}:{subject.actor_citizen_id}:{subject.citizen_id}"
     guard = idempotency.guard(
         scope,
@@ -116,7 +130,9 @@ def open_case(
     if first := threads.replayed(guard, clock):
         return first
     now = clock()
-    case_id = threads.derived_id(f"case:{subject.actor_citizen_id}", idempotency_key)
+    # Derived from the guard's scope: one key used for a case and then a renewal (or for a guardian's own
+    # case and then the child's) names two cases, never the first one again.
+    case_id = threads.derived_id(f"case:{scope}", idempotency_key)
     message_id = threads.derived_id(f"first:{case_id}", "first")
     author = threads.citizen_author(subject)
     case = {
@@ -137,6 +153,20 @@ def open_case(
         "complaint": complaint,
         **(extra or {}),
     }
+
+    def with_trace(uow: UnitOfWork) -> None:
+        # R-36: what a guardian did in the child's name, for the other guardian and the teen to see
+        activity.record(
+            uow,
+            subject,
+            "complaint-submitted" if kind == "complaint" else "case-started",
+            now,
+            log=stores.access_log,
+            case_id=case_id,
+        )
+        if also is not None:
+            also(uow, case_id)
+
     created = threads.create(
         case,
         message_id,
@@ -151,15 +181,7 @@ def open_case(
         unread=False,
         guard=guard,
         stores=stores,
-        # R-36: what a guardian did in the child's name, for the other guardian and the teen to see
-        also=lambda uow: activity.record(
-            uow,
-            subject,
-            "complaint-submitted" if kind == "complaint" else "case-started",
-            now,
-            log=stores.access_log,
-            case_id=case_id,
-        ),
+        also=with_trace,
     )
     if created:
         metrics.add_metric(name="CaseStarted", unit="Count", value=1)
@@ -327,6 +349,7 @@ def citizen_view(subject: Subject, case_id: str, *, clock: Clock, stores: CaseSt
         "createdAt": case["createdAt"],
         "startedBy": author_out(case["startedBy"], for_staff=False),  # R-36: a guardian's case stays marked
         "messages": [message_out(m, for_staff=False) for m in messages],
+        "form": components.answers_view(case["form"], for_staff=False) if case.get("form") else None,
     }
 
 

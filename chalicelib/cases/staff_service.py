@@ -11,6 +11,7 @@ from chalicelib.arrivals import service as arrivals
 from chalicelib.audit.models import AuditEntry, citizen_subject
 from chalicelib.cases import repository as case_repository
 from chalicelib.cases import threads
+from chalicelib.cases.board import board_of
 from chalicelib.cases.models import Created, StaffMessageKind
 from chalicelib.cases.ports import STORES, CaseStores
 from chalicelib.cases.repository import CaseRepository
@@ -40,8 +41,11 @@ def _staff_case(
     *roles: str,
     repo: CaseRepository,
     prefetched: threads.Prefetched | None = None,
+    read_only: bool = False,
 ) -> dict[str, Any]:
     case = threads.live(threads.read_case(case_id, repo, prefetched), clock)
+    if case is not None and read_only and staff.has_role(board_of(case) or "", *roles):
+        return case  # R-27: the patient board keeps reading a complaint it moved to a clinic
     if case is None or not any(clinic == case["clinicId"] for clinic, _ in staff.roles):
         raise NotFound("Ärendet finns inte.", code="case-not-found")  # R-21: other clinics' cases do not exist
     staff.require(case["clinicId"], *roles)
@@ -101,9 +105,12 @@ def staff_view(
     clock: Clock,
     stores: CaseStores = STORES,
 ) -> dict[str, Any]:
-    """A case with its whole history. Every call is an audited read of the citizen's data (R-29)."""
+    """A case with its whole history (a form case: its answers, R-50/R-51). Every call is an audited read
+    of the citizen's data (R-29)."""
+    from chalicelib.clinics import components
+
     repo = stores.cases
-    case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler", repo=repo)
+    case = _staff_case(staff, case_id, clock, "case-receiver", "case-handler", repo=repo, read_only=True)
     _, messages, history = repo.get_thread(case_id)
     account = stores.accounts.get(case["citizenId"])
     person = register.find(account.personnummer) if account else None
@@ -123,6 +130,9 @@ def staff_view(
         "startedBy": author_out(case["startedBy"], for_staff=True, names=names),
         "clinicId": case["clinicId"],
         "complaint": case.get("complaint"),
+        "form": components.answers_view(case["form"]) if case.get("form") else None,  # R-50, R-51: as answered
+        "renewal": case.get("renewal"),  # R-52: the medicines asked for, or the free text
+        "supplyOrder": case.get("supplyOrder"),  # R-53: items, quantities, where to deliver
         "citizen": {
             "citizenId": case["citizenId"],
             "name": person.name if person else None,

@@ -1,7 +1,8 @@
 """Clinics, their case types and the clinic search index.
 
 CLINIC#<hsa-id> / CLINIC               name, region
-CLINIC#<hsa-id> / CASETYPE#<id>        name, attachmentsAllowed, active (R-22); webBooking, termsText (R-45a)
+CLINIC#<hsa-id> / CASETYPE#<id>        name, attachmentsAllowed, active (R-22); webBooking, termsText (R-45a);
+                                       components, formVersion (R-50: a local e-service's form)
 WEBBOOKING / <hsa-id>                  a clinic with web booking active: its booking system and kinds (R-45a);
                                        one Query lists every such clinic (the citizen's booked times)
 CLINICWORD#<first 3 letters> / <word>#<hsa-id>   one per word of the name: prefix search by Query
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import dynamo
@@ -85,12 +87,19 @@ def case_type_item(clinic_id: str, case_type: dict[str, Any]) -> dict[str, Any]:
         "type": "case-type",
         "id": case_type["id"],
         "name": case_type["name"],
-        "attachmentsAllowed": bool(case_type["attachmentsAllowed"]),
+        "attachmentsAllowed": bool(case_type.get("attachmentsAllowed", False)),
         "active": bool(case_type.get("active", True)),
     }
     if case_type.get("webBooking"):
         item["webBooking"] = dict(case_type["webBooking"])
         item["termsText"] = case_type.get("termsText")
+    if case_type.get("components"):
+        item["components"] = [dict(c) for c in case_type["components"]]
+        item["formVersion"] = int(case_type.get("formVersion") or 1)
+        # R-50/R-22: with a form, attachments are allowed exactly when it has an attachments component
+        item["attachmentsAllowed"] = any(c.get("kind") == "attachments" for c in case_type["components"])
+    elif case_type.get("formVersion"):
+        item["formVersion"] = int(case_type["formVersion"])  # a removed form: its numbers are not reused
     return item
 
 
@@ -109,11 +118,26 @@ def web_booking_item(clinic_id: str, name: str, system: str, kinds: list[str]) -
 
 
 def put_case_type_with_index(
-    uow: UnitOfWork, clinic_id: str, case_type: dict[str, Any], web_booking: tuple[str, str, list[str]] | None
+    uow: UnitOfWork,
+    clinic_id: str,
+    case_type: dict[str, Any],
+    web_booking: tuple[str, str, list[str]] | None,
+    *,
+    read_form_version: int | None = None,
+    changed: Callable[[], BaseException] | None = None,
 ) -> None:
-    """The case type and the clinic's web-booking index entry, in one transaction (R-45a)."""
+    """The case type and the clinic's web-booking index entry, in one transaction (R-45a). With
+    `read_form_version` the Put holds only while the stored form version is still the one read (R-50:
+    versions are never based on a stale read); `changed()` is raised otherwise."""
     table = settings().main_table
-    uow.add({"Put": {"TableName": table, "Item": dynamo.to_item(case_type_item(clinic_id, case_type))}})
+    put: dict[str, Any] = {"TableName": table, "Item": dynamo.to_item(case_type_item(clinic_id, case_type))}
+    if read_form_version is not None:
+        if read_form_version:
+            put["ConditionExpression"] = "formVersion = :read"
+            put["ExpressionAttributeValues"] = dynamo.values(read=read_form_version)
+        else:
+            put["ConditionExpression"] = "attribute_not_exists(formVersion)"
+    uow.add({"Put": put}, on_failed=changed)
     if web_booking is None:
         uow.add({"Delete": {"TableName": table, "Key": dynamo.key(WEB_BOOKING_PK, clinic_id)}})
     else:

@@ -14,8 +14,11 @@ from chalicelib.core.openapi import documented
 from chalicelib.edge import callers
 
 if TYPE_CHECKING:
+    from chalicelib.clinics import components as forms
     from chalicelib.clinics import service
+    from chalicelib.clinics.schemas import ComponentModel
 else:
+    forms = lazy_module("chalicelib.clinics.components")
     service = lazy_module("chalicelib.clinics.service")
 
 bp = Blueprint(__name__)
@@ -23,7 +26,7 @@ MODELS = "chalicelib.clinics.schemas"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-def _case_type_out(t: service.CaseType) -> dict[str, object]:
+def _case_type_out(t: service.CaseType, *, with_components: bool = False) -> dict[str, object]:
     out: dict[str, object] = {
         "id": t.id,
         "name": t.name,
@@ -33,6 +36,10 @@ def _case_type_out(t: service.CaseType) -> dict[str, object]:
     if t.web_booking:
         out["webBooking"] = {"system": t.web_booking.system, "kind": t.web_booking.kind}
         out["termsText"] = t.terms_text
+    if t.form:
+        out["formVersion"] = t.form.version
+        if with_components:
+            out["components"] = forms.components_raw(t.form.components)
     return out
 
 
@@ -85,15 +92,38 @@ def get_clinic(clinicId: str) -> Response:
 
 @documented(
     bp,
+    "/clinics/{clinicId}/case-types/{caseTypeId}/form",
+    "GET",
+    summary="A local e-service's form: its version and components (R-50)",
+    tag="Clinics",
+    models=MODELS,
+    responses={200: "FormOut"},
+    problems=(404,),
+)
+def get_form(clinicId: str, caseTypeId: str) -> Response:
+    case_type, form = service.case_type_form(checked_id(clinicId), checked_id(caseTypeId))
+    return ok(
+        {
+            "clinicId": clinicId,
+            "caseTypeId": case_type.id,
+            "name": case_type.name,
+            "attachmentsAllowed": form.attachments_allowed,
+            **forms.form_out(form),
+        }
+    )
+
+
+@documented(
+    bp,
     "/staff/clinics/{clinicId}/case-types/{caseTypeId}",
     "PUT",
-    summary="Configure a case type",
+    summary="Configure a case type; with components a local e-service (R-50)",
     tag="Staff",
     models=MODELS,
     request="CaseTypeIn",
     responses={200: "CaseTypeOut"},
     security="staffJwt",
-    problems=(401, 403, 404, 422),
+    problems=(401, 403, 404, 409, 422),
 )
 def put_case_type(clinicId: str, caseTypeId: str) -> Response:
     from chalicelib.clinics import schemas as models
@@ -109,5 +139,18 @@ def put_case_type(clinicId: str, caseTypeId: str) -> Response:
         active=body.active,
         web_booking=service.WebBooking(body.web_booking.system, body.web_booking.kind) if body.web_booking else None,
         terms_text=body.terms_text,
+        components=None if body.components is None else [_component(c) for c in body.components],
     )
-    return ok(_case_type_out(saved))
+    return ok(_case_type_out(saved, with_components=True))
+
+
+def _component(c: ComponentModel) -> forms.Component:
+    return forms.Component(
+        id=c.id,
+        kind=c.kind,
+        label=c.label,
+        required=c.required,
+        options=tuple(forms.Option(o.id, o.label) for o in c.options or ()),
+        max_length=c.max_length,
+        text=c.text,
+    )

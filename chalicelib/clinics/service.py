@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.clinics import components as forms
 from chalicelib.clinics import repository
-from chalicelib.core.errors import InvalidInput, NotFound
+from chalicelib.clinics.components import Component, Form
+from chalicelib.core.errors import Conflict, InvalidInput, NotFound
 from chalicelib.core.unit_of_work import UnitOfWork
 
 BookingSystem = Literal["PASiS", "PMO"]
@@ -33,6 +35,8 @@ class CaseType:
     active: bool
     web_booking: WebBooking | None = None
     terms_text: str | None = None
+    form: Form | None = None  # R-50: a local e-service built from components
+    form_version: int = 0  # the components' version: counts every change, kept when the form is removed
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class Clinic:
 
 def _case_type(raw: dict[str, Any]) -> CaseType:
     web = raw.get("webBooking")
+    version = int(raw.get("formVersion") or 0)
+    components = raw.get("components") or []
     return CaseType(
         raw["id"],
         raw["name"],
@@ -63,6 +69,8 @@ def _case_type(raw: dict[str, Any]) -> CaseType:
         bool(raw.get("active", True)),
         WebBooking(web["system"], web["kind"]) if web else None,
         raw.get("termsText"),
+        forms.form_from_raw(version, components) if components else None,
+        version,
     )
 
 
@@ -91,17 +99,51 @@ def configure_case_type(
     case_type_id: str,
     *,
     name: str,
-    attachments_allowed: bool,
+    attachments_allowed: bool | None,
     active: bool,
     web_booking: WebBooking | None = None,
     terms_text: str | None = None,
+    components: list[Component] | None = None,
 ) -> CaseType:
     """Saves a case type; a web-booking one (R-45a) needs its terms text, and a clinic books in one
-    booking system only. The clinic's web-booking index entry follows in the same transaction."""
+    booking system only. The clinic's web-booking index entry follows in the same transaction.
+
+    R-50: `components` (None: as they are) make the case type a local e-service; an empty list removes
+    the form. Any change of the components takes the next form version. With a form, attachments are
+    allowed exactly when it has an attachments component (`attachments_allowed` None: derived; a
+    contradicting value: 422). The write is conditional on the version read, so two admins saving at
+    once cannot both base a version on the same one (409 `concurrent-change`)."""
     clinic = get(clinic_id)  # 404 for an unknown clinic
     if web_booking is not None and not (terms_text or "").strip():
         raise InvalidInput("Webbtidbok kräver en villkorstext.", code="terms-text-required")
-    saved = CaseType(case_type_id, name, attachments_allowed, active, web_booking, terms_text if web_booking else None)
+    before = clinic.case_type(case_type_id)
+    kept = list(before.form.components) if before and before.form else []
+    chosen = kept if components is None else components
+    forms.check_definition(chosen)
+    if chosen and web_booking is not None:
+        raise InvalidInput(
+            "En ärendetyp för webbtidbok kan inte samtidigt vara ett formulär.", code="components-with-web-booking"
+        )
+    if chosen:
+        allowed = forms.derived_attachments_allowed(chosen, attachments_allowed)
+    elif attachments_allowed is None:
+        raise InvalidInput(
+            "Ange om ärendetypen tar emot bilagor (attachmentsAllowed).", code="attachments-allowed-required"
+        )
+    else:
+        allowed = attachments_allowed
+    read_version = before.form_version if before else 0
+    version = forms.next_version(before.form if before else None, read_version, chosen)
+    saved = CaseType(
+        case_type_id,
+        name,
+        allowed,
+        active,
+        web_booking,
+        terms_text if web_booking else None,
+        Form(version, tuple(chosen)) if chosen else None,
+        version,
+    )
     others = tuple(t for t in clinic.case_types if t.id != case_type_id)
     after = Clinic(clinic.clinic_id, clinic.name, clinic.region, (*others, saved))
     systems = {t.web_booking.system for t in after.case_types if t.active and t.web_booking}
@@ -110,7 +152,14 @@ def configure_case_type(
             "Mottagningen har redan webbtidbok i ett annat tidbokningssystem.", code="booking-system-mismatch"
         )
     uow = UnitOfWork()
-    repository.put_case_type_with_index(uow, clinic_id, _raw(saved), _index(after))
+    repository.put_case_type_with_index(
+        uow,
+        clinic_id,
+        _raw(saved),
+        _index(after),
+        read_form_version=read_version,
+        changed=lambda: Conflict("Ärendetypen ändrades samtidigt. Försök igen.", code="concurrent-change"),
+    )
     uow.commit()
     return saved
 
@@ -125,7 +174,21 @@ def _raw(case_type: CaseType) -> dict[str, Any]:
     if case_type.web_booking:
         raw["webBooking"] = {"system": case_type.web_booking.system, "kind": case_type.web_booking.kind}
         raw["termsText"] = case_type.terms_text
+    if case_type.form_version:
+        raw["formVersion"] = case_type.form_version
+    if case_type.form:
+        raw["components"] = forms.components_raw(case_type.form.components)
     return raw
+
+
+def case_type_form(clinic_id: str, case_type_id: str) -> tuple[CaseType, Form]:
+    """`GET /clinics/{clinicId}/case-types/{caseTypeId}/form`: an active case type's current form; 404
+    for an unknown clinic or case type, an inactive one, or one without a form."""
+    raw = repository.get_case_type(clinic_id, case_type_id)
+    case_type = _case_type(raw) if raw else None
+    if case_type is None or not case_type.active or case_type.form is None:
+        raise NotFound("Ärendetypen har inget formulär.", code="form-not-found")
+    return case_type, case_type.form
 
 
 def _index(clinic: Clinic) -> tuple[str, str, list[str]] | None:

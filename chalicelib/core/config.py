@@ -46,6 +46,7 @@ class Settings:
     ses_configuration_set: str | None = None
     notification_send_rate_per_s: float | None = None
     attachments_bucket: str | None = None  # the attachments bucket's name (S3)
+    documents_bucket: str | None = None  # documents made for care's record systems (S3), e.g. health declarations
     # Appointment notices: the release queue (a URL, or locally its name) and the bookings bus's name.
     notice_release_queue: str | None = None
     bookings_bus: str | None = None
@@ -101,6 +102,7 @@ def settings() -> Settings:
         ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
         notification_send_rate_per_s=_optional_float("NOTIFICATION_SEND_RATE_PER_S"),
         attachments_bucket=os.environ.get("ATTACHMENTS_BUCKET") or None,
+        documents_bucket=os.environ.get("DOCUMENTS_BUCKET") or None,
         notice_release_queue=os.environ.get("NOTICE_RELEASE_QUEUE") or None,
         bookings_bus=os.environ.get("BOOKINGS_BUS") or None,
         booking_systems=os.environ.get("BOOKING_SYSTEMS") or None,

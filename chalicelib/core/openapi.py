@@ -134,6 +134,12 @@ _SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "Machine JWT from the staff IdP with `client` and scope `population:write`",
     },
+    "labSystemJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Machine JWT from the staff IdP with `client` and scope `lab-results:write`",
+    },
 }
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
@@ -178,6 +184,12 @@ _TAGS = {
     "Web booking": "Booked times, bookable times, booking, cancelling and rebooking in the clinic's booking "
     "system, and open invitations (R-44, R-45, R-45a)",
     "Population register": "Changes in the population register: custody, protected identity, death (machine JWT)",
+    "Health declaration": "The national health declaration before a visit (R-46): the form, submitting, validity, "
+    "and the clinic's PDF of medically relevant answers",
+    "Medicines": "The medication list (from 16, not in proxy mode), prescription renewals and orders of "
+    "prescribed supplies (R-52, R-53, R-35)",
+    "E-services": "Which e-services the citizen (or a guardian for a child) may open now (R-35, R-55, R-09)",
+    "Self-sampling": "Test kits ordered by citizens and the labs' results, delivered to the inbox (R-54)",
 }
 _AUTHENTICATION = {
     None: "Public: needs no authentication.",
@@ -186,6 +198,7 @@ _AUTHENTICATION = {
     "careSystemJwt": "Needs a care system's machine JWT with scope `contact-details:read`.",
     "bookingSystemJwt": "Needs a booking system's machine JWT with scope `bookings:write`.",
     "populationSystemJwt": "Needs the population register feed's machine JWT with scope `population:write`.",
+    "labSystemJwt": "Needs a laboratory system's machine JWT with scope `lab-results:write`.",
 }
 _IDEMPOTENT_TEXT = "Safe to retry with the same `Idempotency-Key`."
 _PARAMETERS = {
@@ -202,6 +215,8 @@ _PARAMETERS = {
     "system": "The booking system: `PASiS` or `PMO`",
     "bookingId": "The booking's id in that booking system",
     "invitationId": "The open invitation's id: its inbox item's id",
+    "formId": "A form care sent: its inbox item's id (`formId`)",
+    "declarationId": "A health declaration's id (`declarationId` from submitting it)",
     "from": "First day (YYYY-MM-DD, Swedish time); default today",
     "to": "Last day (YYYY-MM-DD, Swedish time); default 13 days after `from`; at most 31 days in all",
 }
@@ -230,7 +245,8 @@ def document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
     def resolve(op: Operation, name: str | None) -> type[BaseModel] | None:
-        return getattr(importlib.import_module(op.models), name) if name else None
+        # A name with a "/" is a media type: a binary body (e.g. a PDF), not a model.
+        return getattr(importlib.import_module(op.models), name) if name and "/" not in name else None
 
     models: list[type[BaseModel]] = []
     for op in OPERATIONS:
@@ -272,8 +288,9 @@ def document() -> dict[str, Any]:
         for status, name in op.responses.items():
             response: dict[str, Any] = {"description": _STATUS_TEXT.get(status, str(status))}
             model = resolve(op, name)
-            if model is not None:
-                response["content"] = {"application/json": {"schema": ref(model)}}
+            if model is not None or (name and "/" in name):  # a model's JSON, or a binary body (e.g. a PDF)
+                binary = {str(name): {"schema": {"type": "string", "format": "binary"}}}
+                response["content"] = {"application/json": {"schema": ref(model)}} if model else binary
             entry["responses"][str(status)] = response
         for status in (*op.problems, 503):
             described: dict[str, Any] = {"description": _PROBLEM_TEXT.get(status, "Problem"), "content": problem}

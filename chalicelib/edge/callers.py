@@ -3,8 +3,8 @@
 - a citizen: an opaque session token (`auth`), and whose data the request concerns — `me` or a child
   the citizen acts for (`guardians`);
 - staff: a JWT from the region's IdP with HSA-id and roles (`staff.identity`);
-- a care provider's system, a booking system or the population register's feed: a machine JWT from the
-  same IdP with a scope (`contacts.identity`).
+- a care provider's system, a booking system, the population register's feed or a lab: a machine JWT
+  from the same IdP with a scope (`contacts.identity`).
 
 Capabilities below never look at a request; they are handed the resolved caller. PyJWT is imported
 only when a staff or machine route runs (cold start of the citizen routes).
@@ -71,6 +71,16 @@ def population_system(request: Request) -> CareSystem:
 
     return authenticate_care_system(
         bearer_token(request), "population:write", "Systemet saknar behörighet att skicka folkbokföringshändelser."
+    )
+
+
+def lab_system(request: Request) -> CareSystem:
+    """A laboratory's system returning self-sampling results (R-54): a machine JWT with scope
+    `lab-results:write`."""
+    from chalicelib.contacts.identity import authenticate_care_system
+
+    return authenticate_care_system(
+        bearer_token(request), "lab-results:write", "Systemet saknar behörighet att skicka provsvar."
     )
 
 

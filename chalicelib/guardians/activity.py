@@ -29,6 +29,8 @@ ProxyAct = Literal[
     "booking-made",
     "booking-cancelled",
     "booking-rebooked",
+    "health-declaration-submitted",
+    "sample-kit-ordered",
 ]
 ACTION_PREFIX = "proxy."
 PAGE_SIZE = 20

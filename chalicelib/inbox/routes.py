@@ -16,6 +16,7 @@ from chalicelib.edge import callers
 
 if TYPE_CHECKING:
     from chalicelib.cases import service as cases
+    from chalicelib.forms import service as forms
     from chalicelib.guardians import activity
     from chalicelib.inbox import service
     from chalicelib.web_booking import invitations
@@ -23,6 +24,7 @@ else:
     invitations = lazy_module("chalicelib.web_booking.invitations")
     activity = lazy_module("chalicelib.guardians.activity")
     cases = lazy_module("chalicelib.cases.service")
+    forms = lazy_module("chalicelib.forms.service")
     service = lazy_module("chalicelib.inbox.service")
 
 bp = Blueprint(__name__)
@@ -68,10 +70,13 @@ def inbox_item(cid: str, itemId: str) -> Response:
         "body": item.get("body"),
         "notice": item.get("notice"),
         "booking": item.get("booking"),
+        "labResult": item.get("labResult"),
         "attachments": [],
     }
     if item.get("kind") == "invitation":  # its state now: open, used or expired
         view["invitation"] = invitations.view(subject.citizen_id, itemId, clock=system_clock)
+    if item.get("kind") == "form":  # the form to fill in, and whether it is answered
+        view["form"] = forms.view(subject.citizen_id, itemId, clock=system_clock)
     if item.get("caseId"):
         thread = cases.citizen_view(subject, item["caseId"], clock=system_clock)
         view["case"] = thread
@@ -112,6 +117,7 @@ def _attachment_infos(ids: list[str]) -> list[dict[str, Any]]:
             "fileName": found.file_name,
             "contentType": found.content_type,
             "size": found.size,
+            **attachments.metadata_info(found),  # what the content check removed from a photo, and why
         }
         for found in attachments.get_many(ids, clock=system_clock)
     ]

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.cases.schemas import Author, Message
+from chalicelib.cases.schemas import Author, FormAnswers, Message
 from chalicelib.core.schemas import ApiModel
+from chalicelib.forms.schemas import FormToFill
 
 
 class InboxItem(ApiModel):
@@ -31,6 +32,21 @@ class AttachmentInfo(ApiModel):
     file_name: str
     content_type: str
     size: int
+    metadata_removed: list[str] | None = Field(
+        default=None, description="A photo whose metadata (e.g. GPS position) the content check removed: what"
+    )
+    notice: str | None = Field(default=None, description="What was removed from the photo, in Swedish")
+
+
+class LabResultDetails(ApiModel):
+    """A self-sampling kit's result from the lab (R-54)."""
+
+    order_id: str
+    result_id: str
+    kit_type: str
+    analysis: str
+    outcome: str
+    received_at: str
 
 
 class CaseThread(ApiModel):
@@ -43,6 +59,7 @@ class CaseThread(ApiModel):
     created_at: str
     started_by: Author | None = Field(default=None, description="R-36: the child, or a guardian in proxy mode")
     messages: list[Message]
+    form: FormAnswers | None = Field(default=None, description="R-50/R-51: the answers sent, as answered")
 
 
 class NoticeDetails(ApiModel):
@@ -95,7 +112,12 @@ class InboxItemView(InboxItem):
     body: str | None = None
     notice: NoticeDetails | None = None
     booking: BookingActivity | None = None
+    lab_result: LabResultDetails | None = None
     invitation: InvitationDetails | None = None
+    form: FormToFill | None = Field(
+        default=None,
+        description="R-51: a form care sent (kind `form`): answer it at /citizens/{cid}/forms/{id}/answers",
+    )
     case: CaseThread | None = None
     attachments: list[AttachmentInfo] = Field(default_factory=list)
 
@@ -116,6 +138,8 @@ class ProxyAct(ApiModel):
         "booking-made",
         "booking-cancelled",
         "booking-rebooked",
+        "health-declaration-submitted",
+        "sample-kit-ordered",
     ]
     case_id: str | None = None
     fields: list[str] | None = Field(default=None, description="settings-changed: which settings (names only)")

@@ -5,11 +5,13 @@ infra/nag_suppressions.py; plus the fixes those packs called for."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
+from infra.definitions import BUCKETS
 from infra.nag import METADATA_KEY, Finding, sam_transform, template_findings
 from infra.nag_suppressions import SUPPRESSIONS, Suppression
 
@@ -196,5 +198,8 @@ def test_attachments_bucket_has_server_access_logs_in_a_private_tls_only_bucket(
         if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": logs_id}
     ]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
-    (delivery,) = [s for s in policy if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    # One delivery grant per logged bucket, each under its own prefix (the documents bucket's too).
+    deliveries = [s for s in policy if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    (delivery,) = [s for s in deliveries if "/AttachmentsBucket/*" in json.dumps(s["Resource"])]
     assert delivery["Effect"] == "Allow" and delivery["Action"] == "s3:PutObject"
+    assert len(deliveries) == len(BUCKETS)

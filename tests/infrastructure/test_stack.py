@@ -22,6 +22,7 @@ from infra.definitions import (
     ATTACHMENTS_BUCKET,
     BUCKETS,
     BUSES,
+    DOCUMENTS_BUCKET,
     MAIN_TABLE,
     QUEUES,
     TABLES,
@@ -308,10 +309,14 @@ def _s3_grants(template_dict: dict[str, Any], name: str) -> dict[str, set[str]]:
 def test_s3_permissions_are_exact_per_function_and_prefix(template_dict: dict[str, Any]) -> None:
     _, bucket = attachments_bucket(template_dict)
     arn = "arn:${AWS::Partition}:s3:::" + render(bucket["Properties"]["BucketName"])
-    # The API signs presigned POSTs (upload to pending/ only) and GETs (checked files only).
+    # The API signs presigned POSTs (upload to pending/ only) and GETs (checked files only), and reads the
+    # health declarations' PDFs for staff (test_health_declaration_infra.py).
+    documents = "arn:${AWS::Partition}:s3:::" + (
+        f"{resource_name(STAGE, DOCUMENTS_BUCKET.logical_id).lower()}-${{AWS::AccountId}}-{REGION}"
+    )
     assert _s3_grants(template_dict, "api_handler") == {
         "s3:PutObject": {f"{arn}/pending/*"},
-        "s3:GetObject": {f"{arn}/files/*"},
+        "s3:GetObject": {f"{arn}/files/*", f"{documents}/health-declarations/*"},
     }
     # The content check reads and deletes uploads, copies checked ones to files/ (and removes its
     # copy when another delivery rejected the upload first); ListBucket makes a missing key a 404.

@@ -100,3 +100,25 @@ def test_staff_preview_their_own_upload_before_sending(api):
     own = checked(s3, Uploader("staff", HANDLER)).attachment_id
     assert api.call("GET", f"/staff/attachments/{own}", token=staff_token(HANDLER))[0] == 200
     assert api.call("GET", f"/staff/attachments/{own}", token=staff_token(RECEIVER))[0] == 404
+
+
+def test_the_citizen_is_told_what_a_photo_lost(api):
+    """Issue 13: the link to a cleaned photo says what was removed, in Swedish; a PDF's says nothing."""
+    from tests.unit.photo_samples import jpeg_with_gps
+
+    sara = api.token_for(pnr("Sara"))
+    s3 = boto3.client("s3")
+    photo = checked(s3, Uploader("citizen", sara.split(".")[0]), jpeg_with_gps(), "image/jpeg").attachment_id
+    pdf = checked(s3, Uploader("citizen", sara.split(".")[0])).attachment_id
+    status, link, _ = api.call("GET", f"/citizens/me/attachments/{photo}", token=sara)
+    assert status == 200 and link["metadataRemoved"] == ["gps", "exif"]
+    assert (
+        link["notice"].startswith("Vi tog bort dold information från bilden")
+        and "platsuppgifter (GPS)" in link["notice"]
+    )
+    status, link, _ = api.call("GET", f"/citizens/me/attachments/{pdf}", token=sara)
+    assert status == 200 and "notice" not in link
+    # Once it is sent, the clinic's link says the same.
+    case_id = start_case(api, sara, attachment_ids=[photo])[1]["caseId"]
+    status, staff_link, _ = api.call("GET", f"/staff/attachments/{photo}", token=staff_token(RECEIVER))
+    assert status == 200 and staff_link["metadataRemoved"] == ["gps", "exif"] and case_id

@@ -421,3 +421,98 @@ def test_files_of_attachments_never_attached_are_purged_once_their_record_expire
     assert service.purge_files(ids, clock=later) == 1
     assert storage.files_key(unattached.attachment_id) not in keys(s3, "files/")
     assert storage.files_key(attached.attachment_id) in keys(s3, "files/")
+
+
+# --- photos lose their metadata (issue 13) ---------------------------------------------------
+
+
+def _png_with_text() -> bytes:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Sara Berg")
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def test_a_jpeg_with_gps_is_stored_and_served_without_its_metadata(s3: Any) -> None:
+    from tests.unit.photo_samples import GPS_IFD, exif_of, jpeg_with_gps
+
+    photo = jpeg_with_gps(comment=b"hemma")
+    assert GPS_IFD in exif_of(photo)
+    attachment, post = service.create_upload(SARA, "utslag.jpg", "image/jpeg", len(photo), clock=system_clock)
+    assert upload(post, photo, "utslag.jpg").status_code == 204
+    assert deliver(s3, attachment.attachment_id) == {"checked": 1, "rejected": 0, "skipped": 0}
+
+    stored = s3.get_object(Bucket=bucket(), Key=storage.files_key(attachment.attachment_id))
+    data = stored["Body"].read()
+    assert exif_of(data) == {} and b"hemma" not in data  # no EXIF, no GPS, no comment in the stored file
+    assert stored["ContentType"] == "image/jpeg"
+    assert storage.pending_key(attachment.attachment_id) not in keys(s3, "pending/")  # the original is gone
+    item = stored_item(attachment.attachment_id)
+    assert item is not None
+    assert (item["status"], item["metadataRemoved"], item["size"]) == ("checked", ["gps", "exif", "comment"], len(data))
+
+    found = service.get(attachment.attachment_id, clock=system_clock)
+    assert found is not None and found.metadata_removed == ("gps", "exif", "comment")
+    link = service.download_url(found, disposition="inline", clock=system_clock)
+    assert link["metadataRemoved"] == ["gps", "exif", "comment"]
+    assert link["notice"] == (
+        "Vi tog bort dold information från bilden innan den sparades: platsuppgifter (GPS), kamerainformation "
+        "(EXIF) och kommentarer. Själva bilden är densamma."
+    )
+    served = requests.get(link["url"], timeout=10)
+    assert served.status_code == 200 and served.content == data and exif_of(served.content) == {}
+
+
+def test_a_png_loses_its_text_and_a_pdf_is_copied_untouched(s3: Any) -> None:
+    png = checked(s3, SARA, _png_with_text(), "image/png")
+    assert png.metadata_removed == ("text",)
+    assert b"Sara Berg" not in s3.get_object(Bucket=bucket(), Key=png.object_key)["Body"].read()
+    pdf = checked(s3, SARA)
+    assert pdf.metadata_removed == ()
+    assert s3.get_object(Bucket=bucket(), Key=pdf.object_key)["Body"].read() == PDF
+    link = service.download_url(pdf, disposition="inline", clock=system_clock)
+    assert "notice" not in link and "metadataRemoved" not in link
+
+
+def test_staff_photos_are_cleaned_too(s3: Any) -> None:
+    from tests.unit.photo_samples import exif_of, jpeg_with_gps
+
+    photo = checked(s3, NURSE, jpeg_with_gps(), "image/jpeg")
+    assert photo.metadata_removed == ("gps", "exif")
+    assert exif_of(s3.get_object(Bucket=bucket(), Key=photo.object_key)["Body"].read()) == {}
+
+
+def test_an_unreadable_photo_or_a_decompression_bomb_is_rejected_with_its_reason(s3: Any) -> None:
+    from tests.unit.photo_samples import png_claiming
+
+    for data, content_type, reason, detail in [
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 400, "image/jpeg", "unreadable-image", "Bilden kunde inte läsas."),
+        (png_claiming(8000, 8000), "image/png", "image-too-large", "Bilden har för många bildpunkter."),
+    ]:
+        attachment, post = service.create_upload(SARA, "bild", content_type, len(data), clock=system_clock)
+        upload(post, data)
+        assert deliver(s3, attachment.attachment_id) == {"checked": 0, "rejected": 1, "skipped": 0}
+        item = stored_item(attachment.attachment_id)
+        assert item is not None and (item["status"], item["rejectReason"]) == ("rejected", reason)
+        assert storage.files_key(attachment.attachment_id) not in keys(s3, "files/")
+        assert storage.pending_key(attachment.attachment_id) not in keys(s3, "pending/")
+        with pytest.raises(InvalidInput) as refused:
+            service.attach_actions([attachment.attachment_id], SARA, case_id="case-1", message_id="m-1")
+        assert refused.value.code == "attachment-rejected" and refused.value.detail.startswith(detail)
+        assert refused.value.body()["reason"] == reason
+
+
+def test_a_photo_replaced_while_it_is_read_is_left_for_its_own_event(s3: Any) -> None:
+    from tests.unit.photo_samples import jpeg_with_gps
+
+    photo = jpeg_with_gps()
+    attachment, post = service.create_upload(SARA, "a.jpg", "image/jpeg", len(photo), clock=system_clock)
+    upload(post, photo)
+    key = storage.pending_key(attachment.attachment_id)
+    assert storage.read_all(key, '"not-the-etag"') is None
+    assert storage.read_all(key, s3.head_object(Bucket=bucket(), Key=key)["ETag"]) == photo
