@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from chalicelib.accounts.models import PROXY_AGE_LIMIT
 from chalicelib.core.personal_number import parse
@@ -35,18 +35,7 @@ Service = Literal[
     "self-sampling",
     "support-and-treatment",
 ]
-SERVICES: tuple[Service, ...] = (
-    "messages",
-    "web-booking",
-    "prescription-renewal",
-    "medication-list",
-    "lakemedelskollen",
-    "journal",
-    "health-declaration",
-    "supplies",
-    "self-sampling",
-    "support-and-treatment",
-)
+SERVICES: tuple[Service, ...] = get_args(Service)  # API.md's order
 ReasonCode = Literal["account-locked", "age-limit", "proxy-mode", "record-sealed", "age-unknown"]
 
 MEDICATION_LIST_AGE = 16

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from chalicelib.core.schemas import ApiModel
-
-ServiceName = Literal[
-    "messages",
-    "web-booking",
-    "prescription-renewal",
-    "medication-list",
-    "lakemedelskollen",
-    "journal",
-    "health-declaration",
-    "supplies",
-    "self-sampling",
-    "support-and-treatment",
-]
+from chalicelib.eservices.rules import ReasonCode, Service
 
 
 class ServiceAvailability(ApiModel):
-    service: ServiceName
+    service: Service
     available: bool
     reason: str | None = Field(default=None, description="Why not (Swedish), when not available")
-    reason_code: Literal["account-locked", "age-limit", "proxy-mode", "record-sealed", "age-unknown"] | None = Field(
+    reason_code: ReasonCode | None = Field(
         default=None, description="Stable reason, when not available"
     )
 

@@ -134,20 +134,47 @@ def renew(
         clinic, RENEWAL_CASE_TYPE, "Mottagningen tar inte emot förnyelse av recept via 1177.", "renewal-not-offered"
     )
     chosen = rules.renewal_selection(medication_ids, _shown(subject, today, sources)) if medication_ids else []
+    return _open(
+        subject,
+        clinic,
+        (type_id, type_name, attachments),
+        kind="prescription-renewal",
+        body=rules.renewal_body(chosen, free_text),
+        extra={"renewal": rules.renewal_record(chosen, free_text)},
+        idempotency_key=idempotency_key,
+        clock=clock,
+        stores=stores,
+    )
+
+
+def _open(
+    subject: Subject,
+    clinic: Clinic,
+    case_type: tuple[str, str, bool],
+    *,
+    kind: str,
+    body: str,
+    extra: dict[str, Any],
+    idempotency_key: str | None,
+    clock: Clock,
+    stores: CaseStores,
+) -> Created:
+    """A renewal or an order as a case at the clinic (no attachments: nothing to attach to either)."""
+    type_id, type_name, attachments = case_type
     return open_case(
         subject,
         clinic=clinic,
         case_type_id=type_id,
         case_type_name=type_name,
         title=type_name,
-        body=rules.renewal_body(chosen, free_text),
+        body=body,
         attachment_ids=[],
         attachments_allowed=attachments,
         idempotency_key=idempotency_key,
         clock=clock,
         stores=stores,
-        kind="prescription-renewal",
-        extra={"renewal": rules.renewal_record(chosen, free_text)},
+        kind=kind,
+        extra=extra,
     )
 
 
@@ -192,18 +219,14 @@ def order_supplies(
         "Mottagningen tar inte emot beställningar av förbrukningsartiklar via 1177.",
         "supplies-not-offered",
     )
-    return open_case(
+    return _open(
         subject,
-        clinic=clinic,
-        case_type_id=type_id,
-        case_type_name=type_name,
-        title=type_name,
+        clinic,
+        (type_id, type_name, attachments),
+        kind="supply-order",
         body=rules.order_body(lines, where),
-        attachment_ids=[],
-        attachments_allowed=attachments,
+        extra={"supplyOrder": rules.order_record(lines, where)},
         idempotency_key=idempotency_key,
         clock=clock,
         stores=stores,
-        kind="supply-order",
-        extra={"supplyOrder": rules.order_record(lines, where)},
     )

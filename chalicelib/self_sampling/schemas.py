@@ -12,18 +12,18 @@ from chalicelib.self_sampling.models import AddressInput, DeliveryInput
 ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
-class Address(ApiModel):
+class KitAddress(ApiModel):
     street: str = Field(min_length=1, max_length=100, description="Street and number (c/o on the same line)")
     postal_code: str = Field(pattern=r"^[0-9]{3} ?[0-9]{2}$", examples=["553 20"])
     city: str = Field(min_length=1, max_length=60)
 
 
-class Delivery(ApiModel):
+class KitDelivery(ApiModel):
     kind: Literal["home", "pickup-point", "other"] = Field(
         description="`home`: the address in the population register; `pickup-point`: `pickupPointId`; "
         "`other`: `address`"
     )
-    address: Address | None = Field(default=None, description="Only with `other`")
+    address: KitAddress | None = Field(default=None, description="Only with `other`")
     pickup_point_id: str | None = Field(default=None, pattern=ID, description="Only with `pickup-point`")
 
     def to_input(self) -> DeliveryInput:
@@ -37,7 +37,7 @@ class Delivery(ApiModel):
 
 class KitOrderRequest(ApiModel):
     kit_type: Literal["klamydia-gonorre", "hpv"] = Field(description="A kit from the catalogue")
-    delivery: Delivery
+    delivery: KitDelivery
 
 
 class KitOrdered(ApiModel):

@@ -22,7 +22,7 @@ def test_staff_token_is_a_signed_jwt_with_hsa_id_and_roles(http):
 
 def test_seed_reloads_test_data(http):
     counts = json.loads(http.cli("seed").strip().splitlines()[-1])
-    assert counts == {"clinics": 3, "staff": 6, "persons": 16}
+    assert counts == {"clinics": 3, "staff": 6, "persons": 17}
 
 
 def test_clock_set_moves_the_running_stacks_api_and_clock_reset_brings_it_back(http):

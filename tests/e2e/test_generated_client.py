@@ -24,7 +24,11 @@ PACKAGE = "e_services_api_client"  # what the generator makes of info.title "E-s
 def client_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     where = tmp_path_factory.mktemp("generated")
     config = where / "generator.yaml"
-    config.write_text("post_hooks: []\n", encoding="utf-8")  # no formatter run: the code is only imported
+    # No formatter run (the code is only imported); the health declaration's PDF is read as bytes, as a
+    # consumer would configure it (the generator knows no application/pdf).
+    config.write_text(
+        "post_hooks: []\ncontent_type_overrides:\n  application/pdf: application/octet-stream\n", encoding="utf-8"
+    )
     generator = Path(sys.executable).parent / "openapi-python-client"
     command = [str(generator), "generate", "--path", str(ROOT / "docs" / "openapi.json")]
     command += ["--meta", "none", "--config", str(config)]

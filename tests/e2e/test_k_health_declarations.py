@@ -1,4 +1,4 @@
-"""R-46 on the local stack (issue 13, "Must show"): Anna's own health declaration is valid 12 months and the one
+"""R-46 on the local stack (issue 13, "Must show"): Erik's own health declaration is valid 12 months and the one
 she fills in for Elsa (9) in proxy mode 6 months; a missing mandatory answer is 422 naming the question; the
 pump's `health_declaration_pdf` makes the clinic's PDF within the test's bound; it holds only the medically
 relevant answers as extractable text; the clinic's staff fetch it over HTTP as application/pdf, and the fetch
@@ -50,14 +50,14 @@ def text_of(document: bytes) -> str:
 
 
 def test_health_declarations_for_an_adult_and_a_child_and_the_clinics_pdf(http: Any) -> None:
-    anna = http.token_for(pnr("Anna"))
+    erik = http.token_for(pnr("Erik"))
     today = stockholm_date(datetime.now(UTC))
     form = http.call("GET", "/health-declaration/form")
     assert form.status_code == 200 and form.json()["questions"], form.text
 
     missing = answers()
     del missing["narkos"]
-    refused = http.call("POST", "/citizens/me/health-declarations", {"answers": missing}, token=anna)
+    refused = http.call("POST", "/citizens/me/health-declarations", {"answers": missing}, token=erik)
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "answer-required" and refused.json()["questionId"] == "narkos"
     assert "narkos" in refused.json()["detail"]
@@ -66,23 +66,23 @@ def test_health_declarations_for_an_adult_and_a_child_and_the_clinics_pdf(http: 
         "POST",
         "/citizens/me/health-declarations",
         {"answers": answers(hjarta="ja", tolk="ja", kontaktsatt="brev"), "clinicId": CLINIC},
-        token=anna,
+        token=erik,
     )
     assert own.status_code == 201, own.text
     assert own.json()["validUntil"] == rules.add_months(today, 12).isoformat()
 
     elsa = next(
-        c["citizenId"] for c in http.call("GET", "/me", token=anna).json()["actingFor"] if c["name"].startswith("Elsa")
+        c["citizenId"] for c in http.call("GET", "/me", token=erik).json()["actingFor"] if c["name"].startswith("Elsa")
     )
     child = http.call(
         "POST",
         f"/citizens/{elsa}/health-declarations",
         {"answers": answers(allergi="ja", freeText="Tål inte plåster."), "clinicId": CLINIC},
-        token=anna,
+        token=erik,
     )
     assert child.status_code == 201, child.text
     assert child.json()["validUntil"] == rules.add_months(today, 6).isoformat()
-    listed = http.call("GET", f"/citizens/{elsa}/health-declarations", token=anna).json()["items"]
+    listed = http.call("GET", f"/citizens/{elsa}/health-declarations", token=erik).json()["items"]
     assert [(i["declarationId"], i["valid"]) for i in listed] == [(child.json()["declarationId"], True)]
 
     handler = http.cli("staff-token", "--hsa-id", HANDLER, "--clinic", CLINIC, "--role", "case-handler").strip()
@@ -96,10 +96,10 @@ def test_health_declarations_for_an_adult_and_a_child_and_the_clinics_pdf(http: 
     response, _ = ready_pdf(http, child.json()["declarationId"], handler)
     assert response.status_code == 200, response.text
     text = text_of(response.content)
-    assert "Ifylld av vårdnadshavare: Anna Andersson" in text and "Tål inte plåster." in text
+    assert "Ifylld av vårdnadshavare: Erik Andersson" in text and "Tål inte plåster." in text
     assert "Ålder vid ifyllandet: 9 år" in text
 
-    logged = http.call("GET", "/citizens/me/access-log", token=anna).json()["items"]
+    logged = http.call("GET", "/citizens/me/access-log", token=erik).json()["items"]
     assert [e["staffHsaId"] for e in logged if e["what"] == "health-declaration-pdf"] == [HANDLER]
-    for_elsa = http.call("GET", f"/citizens/{elsa}/access-log", token=anna).json()["items"]
+    for_elsa = http.call("GET", f"/citizens/{elsa}/access-log", token=erik).json()["items"]
     assert [e["clinicId"] for e in for_elsa if e["what"] == "health-declaration-pdf"] == [CLINIC]
