@@ -7,6 +7,8 @@ Against DynamoDB Local and the BankID simulator on loopback, with the app in-pro
 - p50_ms / p95_ms: per operation through the Chalice handler (API Gateway proxy events).
 - overhead_ratio: operation time (less time waiting on BankID or Freja) over the time spent inside its
   DynamoDB calls.
+- form_case, health_declaration, services, medications (p50_ms, p95_ms, dynamodb_requests) and
+  health_declaration_pdf_p50_ms / _p95_ms: the other e-services of issue 13 (bench/eservices.py).
 - freja_login (p50_ms, p95_ms, dynamodb_requests), freja_login_start, freja_login_requests: login with
   Freja eID Plus against an in-process Freja simulator, beside BankID's login (bench/freja.py).
 - release_items_read_per_notice, release_per_s, notice_drain_s_at_100_per_s: the 18:00 burst of
@@ -243,7 +245,13 @@ def measure(env: dict[str, str], pnr: Any) -> dict[str, Any]:
     freja_figures = measure_freja(call, meter, citizens, samples=samples, raw=raw, requests=requests)
     measure_inbox_and_messages(app, api_event, meter, sara_token, samples=samples, raw=raw, requests=requests)
     notify_per_s = measure_notifications(meter, pnr("Sara"), requests)
-    return {**summarize(env, sara_token, samples, raw, requests), "notify_per_s": notify_per_s, **freja_figures}
+    return {
+        # issue 13's e-services first: they add their samples before `summarize` reads them
+        **measure_eservices(app, meter, sara_token, samples=samples, raw=raw, requests=requests),
+        **summarize(env, sara_token, samples, raw, requests),
+        "notify_per_s": notify_per_s,
+        **freja_figures,
+    }
 
 
 def measure_freja(
@@ -260,6 +268,23 @@ def measure_freja(
     from bench import freja
 
     return freja.measure(call, meter, citizens, runs=FREJA_RUNS, samples=samples, raw=raw, requests=requests)
+
+
+def measure_eservices(
+    app: Any,
+    meter: DynamoMeter,
+    token: str,
+    *,
+    samples: dict[str, list[float]],
+    raw: dict[str, list[float]],
+    requests: dict[str, Any],
+) -> dict[str, Any]:
+    """Issue 13's e-services (bench/eservices.py): adds form_case, health_declaration, services and medications
+    to the samples and counts; returns the PDF build figures (their notes: `summarize`)."""
+    from bench import eservices
+    from bench.events import api_event
+
+    return eservices.measure(app, api_event, meter, token, runs=RUNS, samples=samples, raw=raw, requests=requests)
 
 
 def measure_web_booking(pnr: Any) -> dict[str, Any]:
@@ -504,9 +529,11 @@ def summarize(
         "each against moto, provider calls concurrent, the provider rate limit set high",
         "runs": RUNS,
     }
+    from bench.eservices import NOTES as ESERVICE_NOTES
     from bench.freja import NOTES as FREJA_NOTES
 
     result["notes"].update(FREJA_NOTES)
+    result["notes"].update(ESERVICE_NOTES)
     return result
 
 

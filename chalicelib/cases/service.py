@@ -41,6 +41,7 @@ __all__ = [
     "citizen_view",
     "complain",
     "open_case",
+    "replayed_case",
     "start_case",
 ]
 
@@ -89,6 +90,19 @@ def start_case(
     )
 
 
+def _scope(kind: str, subject: Subject) -> str:
+    return f"{kind}:{subject.actor_citizen_id}:{subject.citizen_id}"
+
+
+def replayed_case(
+    subject: Subject, *, kind: str, idempotency_key: str | None, request: Mapping[str, Any], clock: Clock
+) -> Created | None:
+    """The first result of a retry, before anything is checked again: for kinds whose checks read data that
+    may change in between (the medication list, the population register's address), so that a retry
+    answers what the first try did rather than a new verdict. Pass the same `request` to `open_case`."""
+    return threads.replayed(idempotency.guard(_scope(kind, subject), idempotency_key, request), clock)
+
+
 def open_case(
     subject: Subject,
     *,
@@ -106,18 +120,23 @@ def open_case(
     complaint: dict[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     also: Callable[[UnitOfWork, str], None] | None = None,
+    request: Mapping[str, Any] | None = None,
 ) -> Created:
     """Opens a case for `subject` at `clinic`: one transaction (case, first message, history, inbox item,
     attachments, guard). `kind` names what started it (a case, a complaint, a form's answers, a
     prescription renewal, ...); `extra` are the kind's own fields, stored on the case and part of the
     Idempotency-Key's fingerprint (e.g. `{"form": ...}` with the answers and the form version they
     answered); `also(uow, case_id)` adds the kind's own writes to the same transaction (e.g. a sent
-    form marked answered by this case, conditionally)."""
-    scope = f"{kind}:{subject.actor_citizen_id}:{subject.citizen_id}"
+    form marked answered by this case, conditionally). `request`, when given, is what the key's
+    fingerprint covers instead: the request as the caller got it, for a kind that checks it against
+    data that may change between a try and its retry (see `replayed_case`)."""
+    scope = _scope(kind, subject)
     guard = idempotency.guard(
         scope,
         idempotency_key,
-        {
+        request
+        if request is not None
+        else {
             "clinic": clinic.clinic_id,
             "caseType": case_type_id,
             "subject": title,

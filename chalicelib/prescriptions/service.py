@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cases.ports import STORES, CaseStores
-from chalicelib.cases.service import open_case
+from chalicelib.cases.service import open_case, replayed_case
 from chalicelib.core.clock import Clock, stockholm_date
 from chalicelib.core.errors import InvalidInput
 from chalicelib.population.port import population_register
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from chalicelib.population.port import PopulationRegister
     from chalicelib.prescriptions.port import MedicationList
 
+RENEWAL = "prescription-renewal"  # the case kinds
+SUPPLY_ORDER = "supply-order"
 RENEWAL_CASE_TYPE = ("fornya-recept", "Förnya recept")
 SUPPLY_CASE_TYPE = ("forbrukningsartiklar", "Beställ förbrukningsartiklar")
 
@@ -127,6 +129,9 @@ def renew(
 ) -> Created:
     """R-52: a renewal request to the clinic, from the citizen's own visible list and/or in free text. Under
     16 and in proxy mode the list is not shown, so only free text (ids → 403 `not-available`)."""
+    request = {"clinicId": clinic_id, "medicationIds": list(medication_ids), "freeText": free_text}
+    if first := replayed_case(subject, kind=RENEWAL, idempotency_key=idempotency_key, request=request, clock=clock):
+        return first  # the first answer, even if the list changed since
     rules.require_something(medication_ids, free_text)
     today = _today(clock)
     clinic = stores.clinics.get(clinic_id)
@@ -138,7 +143,8 @@ def renew(
         subject,
         clinic,
         (type_id, type_name, attachments),
-        kind="prescription-renewal",
+        kind=RENEWAL,
+        request=request,
         body=rules.renewal_body(chosen, free_text),
         extra={"renewal": rules.renewal_record(chosen, free_text)},
         idempotency_key=idempotency_key,
@@ -153,6 +159,7 @@ def _open(
     case_type: tuple[str, str, bool],
     *,
     kind: str,
+    request: dict[str, Any],
     body: str,
     extra: dict[str, Any],
     idempotency_key: str | None,
@@ -175,6 +182,7 @@ def _open(
         stores=stores,
         kind=kind,
         extra=extra,
+        request=request,
     )
 
 
@@ -201,6 +209,19 @@ def order_supplies(
 ) -> Created:
     """R-53: an order of supplies prescribed to the citizen, as a case at the clinic (kind `supply-order`).
     The delivery address is kept on the order as it was when ordered (the register's, for `home`)."""
+    request = {
+        "clinicId": clinic_id,
+        "items": [list(item) for item in items],
+        "delivery": {
+            "kind": delivery_kind,
+            "address": address.as_json() if address else None,
+            "pickupPointId": pickup_point_id,
+        },
+    }
+    if first := replayed_case(
+        subject, kind=SUPPLY_ORDER, idempotency_key=idempotency_key, request=request, clock=clock
+    ):
+        return first  # the first answer, even if the prescription or the register's address changed since
     today = _today(clock)
     source = sources.medications()
     personnummer = subject.account.personnummer
@@ -223,7 +244,8 @@ def order_supplies(
         subject,
         clinic,
         (type_id, type_name, attachments),
-        kind="supply-order",
+        kind=SUPPLY_ORDER,
+        request=request,
         body=rules.order_body(lines, where),
         extra={"supplyOrder": rules.order_record(lines, where)},
         idempotency_key=idempotency_key,

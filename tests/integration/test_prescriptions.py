@@ -296,3 +296,30 @@ def test_no_delivery_to_the_home_of_a_protected_identity(api):
         api, maria, {"items": items, "delivery": {"kind": "pickup-point", "pickupPointId": "PP-JKP-KVANTUM"}}
     )
     assert status == 201
+
+
+def test_a_retry_answers_the_first_order_even_after_the_prescription_changed(api, monkeypatch):
+    """The Idempotency-Key's retry is answered before anything is checked again: the first result, not a
+    new verdict on a list that changed in between (here: the prescription gone from the list)."""
+    from chalicelib.prescriptions.local_adapter import JsonMedicationList
+
+    sara = api.token_for(pnr("Sara"))
+    request = {"items": [{"supplyId": "SUP-SARA-FRESUBIN", "quantity": 10}], "delivery": {"kind": "home"}}
+    status, created = order(api, sara, request, key="order-then-expired")
+    assert status == 201, created
+    monkeypatch.setattr(JsonMedicationList, "prescribed_supplies", lambda self, personnummer: [])
+    assert order(api, sara, request, key="order-then-expired") == (201, created)
+    refused, problem = order(api, sara, request, key="a-new-order")  # a new order is judged on today's list
+    assert refused == 422, problem
+
+
+def test_one_key_for_a_renewal_and_then_an_order_names_two_cases(api):
+    sara = api.token_for(pnr("Sara"))
+    status, renewal = renew(api, sara, {"freeText": "Ventoline, som förut."}, key="same-key-two-kinds")
+    assert status == 201, renewal
+    request = {"items": [{"supplyId": "SUP-SARA-TENA", "quantity": 1}], "delivery": {"kind": "home"}}
+    status, ordered = order(api, sara, request, key="same-key-two-kinds")
+    assert status == 201, ordered
+    assert ordered["caseId"] != renewal["caseId"]
+    assert staff_case(api, ordered["caseId"])["caseTypeName"] == "Beställ förbrukningsartiklar"
+    assert staff_case(api, renewal["caseId"])["caseTypeName"] == "Förnya recept"
