@@ -36,6 +36,9 @@ from chalicelib.web_booking.routes import bp as web_booking_routes
 app = Chalice(app_name="e-services")
 app.register_middleware(lambda_context, "all")
 app.register_middleware(error_middleware, "http")
+# The health declaration's PDF is answered as bytes: Chalice base64-encodes such bodies and `chalice
+# package` lists the type in API Gateway's binaryMediaTypes.
+app.api.binary_types.append("application/pdf")
 
 for blueprint in (
     docs,

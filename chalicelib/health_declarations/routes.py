@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from chalice.app import Blueprint, Chalice, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.core.clock import system_clock
 from chalicelib.core.errors import NotFound, Problem
@@ -25,17 +25,7 @@ MODELS = "chalicelib.health_declarations.schemas"
 _DECLARATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-class _Blueprint(Blueprint):
-    """Registers `application/pdf` as a binary type with the app (Chalice base64-encodes such bodies and
-    `chalice package` lists it in API Gateway's binaryMediaTypes), so the PDF route can answer bytes."""
-
-    def register(self, app: Chalice, options: dict[str, Any]) -> None:
-        super().register(app, options)
-        if PDF not in app.api.binary_types:
-            app.api.binary_types.append(PDF)
-
-
-bp = _Blueprint(__name__)
+bp = Blueprint(__name__)
 
 
 @documented(
