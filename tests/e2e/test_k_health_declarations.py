@@ -1,5 +1,5 @@
 """R-46 on the local stack (issue 13, "Must show"): Erik's own health declaration is valid 12 months and the one
-she fills in for Elsa (9) in proxy mode 6 months; a missing mandatory answer is 422 naming the question; the
+he fills in for Elsa (9) in proxy mode 6 months; a missing mandatory answer is 422 naming the question; the
 pump's `health_declaration_pdf` makes the clinic's PDF within the test's bound; it holds only the medically
 relevant answers as extractable text; the clinic's staff fetch it over HTTP as application/pdf, and the fetch
 is in the citizen's access log."""
