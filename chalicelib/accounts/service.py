@@ -109,7 +109,7 @@ def plan_login(
     now = clock()
     if person.deceased:
         if citizen_id:
-            _inactivate(citizen_id, clock, stores)
+            inactivate_deceased(citizen_id, clock, stores=stores)
         raise Forbidden(
             "Enligt folkbokföringen är personen avliden. Kontot är inaktiverat.",
             code="deceased",
@@ -215,7 +215,9 @@ def _locked_detail(account: Account) -> str:
     return "Din inloggning är låst på din egen begäran. Följ instruktionerna på 1177 för att låsa upp."
 
 
-def _inactivate(citizen_id: str, clock: Clock, stores: AccountStores) -> None:
+def inactivate_deceased(citizen_id: str, clock: Clock, *, stores: AccountStores = STORES) -> None:
+    """The account of a person the register says has died: inactivated, every session ended, audited. Once;
+    an account already inactive is left as it is."""
     account = stores.accounts.get(citizen_id)
     if account is None or not account.active:
         return

@@ -96,6 +96,9 @@ def receive(
                 ),
             )
     uow.commit()
+    if person.deceased and relations.citizen_id:
+        # At once, not at a next login attempt: the sessions end and nothing more is sent to the account.
+        accounts.inactivate_deceased(relations.citizen_id, clock, stores=stores)
     return {
         "kind": kind,
         "citizenId": relations.citizen_id,

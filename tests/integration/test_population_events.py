@@ -298,5 +298,10 @@ def test_death_of_a_child_or_of_a_guardian_ends_the_link(api: Any) -> None:
     register_change("Erik", deceased=True)
     status, receipt = post_event(api, "deceased", "Erik")
     assert status == 202 and receipt["deceased"] is True
-    assert inbox_status(api, erik, kids["Nils"]) == 404
+    assert inbox_status(api, erik, kids["Nils"]) == 401  # his account inactivated at once: the session ended
+    assert api.call("GET", "/me", token=erik)[0] == 401
+    from chalicelib.accounts import service as accounts
+
+    found = accounts.find_by_personnummer(pnr("Erik"))
+    assert found is not None and not found.active
     assert inbox_status(api, anna, kids["Nils"]) == 200  # the other guardian still acts
