@@ -18,7 +18,7 @@ from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.concurrency import VersionConflict, retrying
 from chalicelib.core.errors import Conflict, InvalidInput
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import keyed_id
 from chalicelib.core.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ _IDS = uuid.UUID("6b1f7a52-5f2c-4e7b-9d0e-1177e0000001")
 
 def derived_id(scope: str, idempotency_key: str | None) -> str:
     """A new id, or the same id for the same (caller, key): retries find their first result."""
-    return str(uuid.uuid5(_IDS, f"{scope}:{idempotency_key}")) if idempotency_key else new_id()
+    return keyed_id(_IDS, scope, idempotency_key)
 
 
 def retention_end(closed: datetime) -> int:

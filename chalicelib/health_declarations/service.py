@@ -28,7 +28,7 @@ from chalicelib.clinics import service as clinic_service
 from chalicelib.core import idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, instant, iso, stockholm, stockholm_date
 from chalicelib.core.errors import Conflict, Forbidden, NotFound
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import keyed_id
 from chalicelib.core.observability import metrics
 from chalicelib.core.personal_number import parse
 from chalicelib.core.unit_of_work import UnitOfWork
@@ -103,7 +103,7 @@ def submit(
     personnummer = parse(subject.account.personnummer)
     until = rules.valid_until(personnummer, today)
     person = stores.register().find(personnummer.value)
-    declaration_id = str(uuid.uuid5(_IDS, f"{scope}:{idempotency_key}")) if idempotency_key else new_id()
+    declaration_id = keyed_id(_IDS, scope, idempotency_key)
     submitted_by: dict[str, Any] = (
         {"kind": "guardian", "citizenId": subject.actor_citizen_id, "name": subject.actor_name}
         if subject.proxy

@@ -21,7 +21,7 @@ from chalicelib.audit import repository as audit_repository
 from chalicelib.core import dynamo, idempotency
 from chalicelib.core.clock import Clock, epoch_seconds, iso
 from chalicelib.core.errors import Conflict, InvalidInput, NotFound
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import keyed_id
 from chalicelib.core.observability import metrics
 from chalicelib.core.unit_of_work import UnitOfWork
 from chalicelib.guardians import activity
@@ -40,7 +40,7 @@ _IDS = uuid.UUID("3d0c1a9e-6f54-4f0e-8a8b-1177e0000054")
 
 def _derived_id(scope: str, key: str | None) -> str:
     """A new id, or the same id for the same (caller, key): a retry finds its first order."""
-    return str(uuid.uuid5(_IDS, f"{scope}:{key}")) if key else new_id()
+    return keyed_id(_IDS, scope, key)
 
 
 def result_item_id(order_id: str, result_id: str) -> str:

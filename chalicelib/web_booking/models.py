@@ -7,6 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from chalicelib.core.ids import keyed_id
+
 OpKind = Literal["book", "cancel", "rebook", "invitation"]
 _IDS = uuid.UUID("5b1f8a52-64a4-4c55-9a0e-0c7c2f1e6b11")
 
@@ -82,7 +84,7 @@ class Invitation:
 
 def op_id(scope: str, idempotency_key: str | None) -> str:
     """The same id for the same caller's retry (Idempotency-Key); a new one otherwise."""
-    return str(uuid.uuid5(_IDS, f"{scope}:{idempotency_key}")) if idempotency_key else str(uuid.uuid4())
+    return keyed_id(_IDS, scope, idempotency_key)
 
 
 def invitation_id(system: str, external_id: str) -> str:
